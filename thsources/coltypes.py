@@ -1,0 +1,190 @@
+"""Canonical column types and their Arrow representation.
+
+Every source maps its own type names onto these seven, so a result looks the same whatever
+answered it. Arrow is the hub: pandas and records are derived from the Arrow table.
+pyarrow is imported lazily so that ``import thsources`` stays light.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import orjson
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+ColumnType = Literal["integer", "float", "boolean", "string", "datetime", "date", "json"]
+
+CANONICAL_TYPES: Final[tuple[str, ...]] = (
+    "integer",
+    "float",
+    "boolean",
+    "string",
+    "datetime",
+    "date",
+    "json",
+)
+
+UTC = dt.UTC
+
+
+def check_type(name: str) -> ColumnType:
+    """Return ``name`` as a canonical type, or raise ``ValueError`` naming the valid ones."""
+    if name not in CANONICAL_TYPES:
+        raise ValueError(
+            f"unknown column type {name!r}; use one of {', '.join(CANONICAL_TYPES)}"
+        )
+    return name  # type: ignore[return-value]
+
+
+def arrow_type(ctype: str) -> pa.DataType:
+    """The Arrow type that stores a canonical type (json as the ``arrow.json`` extension)."""
+    import pyarrow as pa
+
+    return {
+        "integer": pa.int64(),
+        "float": pa.float64(),
+        "boolean": pa.bool_(),
+        "string": pa.string(),
+        "datetime": pa.timestamp("us", tz="UTC"),
+        "date": pa.date32(),
+        "json": pa.json_(),
+    }[ctype]
+
+
+def canonical_from_arrow(t: pa.DataType) -> ColumnType:
+    """The canonical type closest to an Arrow type (used for DuckDB and Arrow inputs)."""
+    import pyarrow as pa
+    import pyarrow.types as pat
+
+    if isinstance(t, pa.ExtensionType):
+        if t.extension_name == "arrow.json":
+            return "json"
+        t = t.storage_type
+    if pat.is_boolean(t):
+        return "boolean"
+    if pat.is_integer(t):
+        return "integer"
+    if pat.is_floating(t) or pat.is_decimal(t):
+        return "float"
+    if pat.is_timestamp(t):
+        return "datetime"
+    if pat.is_date(t):
+        return "date"
+    if pat.is_string(t) or pat.is_large_string(t) or pat.is_string_view(t):
+        return "string"
+    if pat.is_null(t):
+        return "string"
+    return "json"
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        # A str in a json column is JSON text already when it parses; else it is a JSON string.
+        try:
+            orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return orjson.dumps(value).decode()
+        return value
+    return orjson.dumps(value, default=str).decode()
+
+
+def _parse_datetime(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, UTC)
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _parse_date(value: Any) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _cast_string_column(arr: pa.Array, ctype: str) -> pa.Array | None:
+    """Vectorised string -> datetime/date cast; None when the strings need the slow path."""
+    import pyarrow as pa
+
+    target = arrow_type(ctype)
+    if ctype == "date":
+        try:
+            return arr.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+    # Naive strings are UTC wall time; strings with an offset are converted.
+    for via in (pa.timestamp("us"), target):
+        try:
+            return arr.cast(via).cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return None
+
+
+def to_arrow_array(values: Sequence[Any] | pa.Array | pa.ChunkedArray, ctype: str) -> Any:
+    """Coerce one column of values to the Arrow type of ``ctype``.
+
+    Accepts Python values (naive datetimes are UTC, ISO strings are parsed, JSON values are
+    serialised) or an Arrow array of a compatible type.
+    """
+    import pyarrow as pa
+
+    target = arrow_type(ctype)
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        if values.type == target:
+            return values
+        if ctype == "json":
+            return pa.array([_json_text(v) for v in values.to_pylist()], type=target)
+        if ctype in ("datetime", "date") and (
+            pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+        ):
+            cast = _cast_string_column(values, ctype)
+            if cast is not None:
+                return cast
+            values = values.to_pylist()
+        elif pa.types.is_timestamp(values.type) and ctype == "datetime":
+            if values.type.tz is None:
+                return values.cast(pa.timestamp("us")).cast(target)
+            return values.cast(target)
+        else:
+            return values.cast(target)
+    seq = values if isinstance(values, list) else list(values)
+    if ctype == "json":
+        return pa.array([_json_text(v) for v in seq], type=target)
+    if ctype == "datetime":
+        if seq and all(v is None or isinstance(v, str) for v in seq):
+            cast = _cast_string_column(pa.array(seq, type=pa.string()), ctype)
+            if cast is not None:
+                return cast
+        return pa.array([_parse_datetime(v) for v in seq], type=target)
+    if ctype == "date":
+        return pa.array([_parse_date(v) for v in seq], type=target)
+    if ctype == "string":
+        return pa.array(
+            [v if v is None or isinstance(v, str) else str(v) for v in seq], type=target
+        )
+    if ctype == "float":
+        return pa.array([None if v is None else float(v) for v in seq], type=target)
+    if ctype == "integer":
+        try:
+            return pa.array(seq, type=target)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return pa.array([None if v is None else int(v) for v in seq], type=target)
+    if ctype == "boolean":
+        return pa.array([None if v is None else bool(v) for v in seq], type=target)
+    raise ValueError(f"unknown column type {ctype!r}")
