@@ -68,7 +68,10 @@ def canonical_from_arrow(t: pa.DataType) -> ColumnType:
         return "boolean"
     if pat.is_integer(t):
         return "integer"
-    if pat.is_floating(t) or pat.is_decimal(t):
+    if pat.is_decimal(t):
+        # DuckDB's SUM of integers is a HUGEINT, exported as decimal(38, 0): a whole number.
+        return "integer" if t.scale == 0 else "float"
+    if pat.is_floating(t):
         return "float"
     if pat.is_timestamp(t):
         return "datetime"

@@ -1,0 +1,1 @@
+"""The named queries shipped with thsources (installed as ``thsources._queries``)."""

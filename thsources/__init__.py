@@ -1,0 +1,102 @@
+"""thsources: query Mozilla Treeherder's data wherever it lives, get the same typed records.
+
+::
+
+    import thsources
+    src = thsources.connect()                      # the "default" profile, else the local sample
+    res = thsources.run("pushes", params={"repository": "autoland"}, source=src)
+    res.to_pandas()
+
+Importing this package loads neither pandas, pyarrow nor duckdb; they load on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from . import errors
+from .errors import (
+    AuthenticationError,
+    ConfigError,
+    NotFound,
+    ParameterError,
+    PermissionDenied,
+    ProtocolError,
+    QueryCancelled,
+    QueryError,
+    QueryTimeout,
+    SourceError,
+    SourceUnavailable,
+    ThsourcesError,
+    UnsupportedQuery,
+)
+from .result import Column, Result, ResultMeta
+from .sources.base import Job, JobState, Source
+
+try:
+    __version__ = version("thsources")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "AuthenticationError",
+    "Column",
+    "ConfigError",
+    "Job",
+    "JobState",
+    "NotFound",
+    "ParameterError",
+    "PermissionDenied",
+    "ProtocolError",
+    "QueryCancelled",
+    "QueryError",
+    "QueryTimeout",
+    "Result",
+    "ResultMeta",
+    "Source",
+    "SourceError",
+    "SourceUnavailable",
+    "ThsourcesError",
+    "UnsupportedQuery",
+    "__version__",
+    "connect",
+    "errors",
+    "run",
+]
+
+
+def connect(name: str | None = None, **options: Any) -> Source:
+    """A source by profile name or kind; keyword options override the profile.
+
+    With no name: the profile ``default`` if the config file has one, else the embedded
+    ``local`` sample. Precedence of every option: keyword > environment > profile > default.
+    """
+    from .config import resolve
+    from .sources.base import source_class
+
+    source_name, kind, resolved = resolve(name, options)
+    return source_class(kind).from_options(source_name, resolved)
+
+
+def run(
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    source: Source | str | None = None,
+    max_age: float = 0,
+    timeout: float | None = None,
+) -> Result:
+    """Run the named query ``name`` (see ``thsources queries``) on ``source``.
+
+    ``source`` is a connected source, a profile or kind name, or None for ``connect()``.
+    Parameters are validated and typed against the query's declaration; the result has the
+    declared columns, in order, with their declared types.
+    """
+    from .catalog import run_named
+
+    if source is None or isinstance(source, str):
+        with connect(source) as src:
+            return run_named(name, src, params, max_age=max_age, timeout=timeout)
+    return run_named(name, source, params, max_age=max_age, timeout=timeout)

@@ -1,0 +1,193 @@
+"""What every source is: a small, verb-shaped contract and a registry of kinds.
+
+A source runs SQL (or its own query language) and returns a :class:`~thsources.result.Result`.
+``submit`` hands back a :class:`Job`; synchronous sources return one that is already done,
+so callers never need to know which kind answered.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Final, TypeVar
+
+from ..errors import ConfigError, QueryCancelled
+from ..result import Result
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "CompletedJob",
+    "Job",
+    "JobState",
+    "Source",
+    "known_kinds",
+    "register",
+    "source_class",
+]
+
+DEFAULT_TIMEOUT: Final = 600.0
+"""Seconds a query may take when the caller gives no ``timeout``."""
+
+# Kinds shipped with the package, imported on first use so that `import thsources` stays light.
+_BUILTIN: Final[dict[str, str]] = {
+    "local": "thsources.sources.local",
+    "redash": "thsources.sources.redash",
+}
+_REGISTRY: dict[str, type[Source]] = {}
+_LOCK = threading.Lock()
+
+S = TypeVar("S", bound="type[Source]")
+
+
+class JobState(enum.Enum):
+    """One canonical job state; each source translates its own status values into these."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+
+class Job(ABC):
+    """A handle on a query that may still be running somewhere."""
+
+    id: str | None = None
+
+    @property
+    @abstractmethod
+    def state(self) -> JobState:
+        """The job's state, asking the source if needed."""
+
+    @abstractmethod
+    def result(self, timeout: float | None = None) -> Result:
+        """Wait (up to ``timeout`` s, cancelling the remote job when it passes) and return."""
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Cancel the job where the source and credentials allow; later ``result`` raises."""
+
+    def done(self) -> bool:
+        return self.state.finished
+
+
+class CompletedJob(Job):
+    """The job of a synchronous source: the result is already there."""
+
+    def __init__(self, result: Result, job_id: str | None = None) -> None:
+        self.id = job_id
+        self._result = result
+        self._cancelled = False
+
+    @property
+    def state(self) -> JobState:
+        return JobState.CANCELLED if self._cancelled else JobState.DONE
+
+    def result(self, timeout: float | None = None) -> Result:
+        if self._cancelled:
+            raise QueryCancelled("the job was cancelled", source=self._result.meta.source)
+        return self._result
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+
+class Source(ABC):
+    """A place Treeherder data can be queried. Thread-safe; a context manager."""
+
+    kind: ClassVar[str]
+    dialect: str = "postgresql"
+    """The SQL dialect parameters are bound in."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or self.kind
+
+    @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        """Options this kind accepts from a profile, the environment or keywords."""
+        return ()
+
+    @classmethod
+    def secret_options(cls) -> tuple[str, ...]:
+        """Options whose values are secrets: masked wherever they are shown."""
+        return ()
+
+    @classmethod
+    def from_options(cls, name: str, options: Mapping[str, Any]) -> Source:
+        return cls(name=name, **options)
+
+    # -- running queries ----------------------------------------------------------------------
+
+    @abstractmethod
+    def submit(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        max_age: float = 0,
+        timeout: float | None = None,
+    ) -> Job:
+        """Start a query and return its handle."""
+
+    def query(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        max_age: float = 0,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run a query to the end (or the deadline) and return its result."""
+        deadline = DEFAULT_TIMEOUT if timeout is None else timeout
+        return self.submit(sql, params, max_age=max_age, timeout=deadline).result(deadline)
+
+    def describe(self) -> dict[str, Any]:
+        """What this source is, for listings: no secrets."""
+        return {"name": self.name, "kind": self.kind}
+
+    def close(self) -> None:  # noqa: B027 - most sources hold nothing to release
+        """Release connections."""
+
+    def __enter__(self: Any) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+def register(kind: str) -> Callable[[S], S]:
+    """Class decorator: make a source class available to ``connect(kind)``."""
+
+    def deco(cls: S) -> S:
+        cls.kind = kind
+        with _LOCK:
+            _REGISTRY[kind] = cls
+        return cls
+
+    return deco
+
+
+def known_kinds() -> list[str]:
+    return sorted(set(_BUILTIN) | set(_REGISTRY))
+
+
+def source_class(kind: str) -> type[Source]:
+    """The class registered for ``kind``, importing built-in kinds on first use."""
+    if kind not in _REGISTRY and kind in _BUILTIN:
+        importlib.import_module(_BUILTIN[kind])
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise ConfigError(
+            f"unknown source kind {kind!r}; known kinds are {', '.join(known_kinds())}"
+        ) from None
