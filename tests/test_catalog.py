@@ -1,0 +1,209 @@
+"""Named-query declarations: parameters, variants and the output contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from thsources import Column, Result, ResultMeta
+from thsources.catalog import (
+    Param,
+    bind_params,
+    conform,
+    describe_params,
+    get,
+    list_queries,
+)
+from thsources.errors import ConfigError, ParameterError, QueryError, UnsupportedQuery
+
+SHIPPED = [
+    "failure-rate-by-platform",
+    "intermittent-bugs",
+    "jobs-for-push",
+    "perf-alerts",
+    "perf-series",
+    "pushes",
+]
+
+
+def make_query(root: Path, name: str, toml: str, sql: str, variant: str = "postgresql") -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "query.toml").write_text(toml)
+    (folder / f"{variant}.sql").write_text(sql)
+    return folder
+
+
+def test_the_six_shipped_queries_are_listed_with_columns_and_order() -> None:
+    queries = {q.name: q for q in list_queries()}
+    assert sorted(n for n in queries if n in SHIPPED) == SHIPPED
+    for name in SHIPPED:
+        q = queries[name]
+        assert q.columns, name
+        assert q.order, name
+        assert "postgresql" in q.variants, name
+        assert q.description, name
+
+
+def test_units_are_in_column_names() -> None:
+    cols = {c.name for c in get("jobs-for-push").columns}
+    assert "duration_s" in cols and "duration" not in cols
+
+
+def test_parameters_are_typed_and_defaults_filled() -> None:
+    q = get("pushes")
+    assert bind_params(q, {"days": "3"}) == {
+        "repository": "autoland",
+        "days": 3,
+        "until": None,
+        "max_tier": 2,
+    }
+    bound = bind_params(q, {"until": "2026-10-01T12:00:00+02:00"})
+    assert bound["until"] == dt.datetime(2026, 10, 1, 10, tzinfo=dt.UTC)
+
+
+def test_list_parameters_accept_lists_and_comma_strings() -> None:
+    q = get("intermittent-bugs")
+    assert bind_params(q, {"repositories": "autoland, try"})["repositories"] == [
+        "autoland",
+        "try",
+    ]
+    assert bind_params(q, {})["repositories"] == ["autoland", "mozilla-central"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({}, r"named query 'jobs-for-push' needs parameter\(s\) push_id"),
+        ({"push_id": "abc"}, r"parameter 'push_id' must be an integer, got 'abc'"),
+        ({"push_id": 1.5}, r"parameter 'push_id' must be an integer"),
+        ({"push_id": True}, r"parameter 'push_id' must be an integer"),
+        ({"push_id": 1, "pushid": 2}, r"has no parameter\(s\) pushid; its parameters: push_id"),
+    ],
+)
+def test_bad_parameters_are_clear_errors(params: dict[str, object], message: str) -> None:
+    with pytest.raises(ParameterError, match=message):
+        bind_params(get("jobs-for-push"), params)
+
+
+@pytest.mark.parametrize(
+    ("ptype", "raw", "expected"),
+    [
+        ("boolean", "yes", True),
+        ("boolean", "0", False),
+        ("float", "2.5", 2.5),
+        ("date", "2026-01-02", dt.date(2026, 1, 2)),
+        ("datetime", dt.date(2026, 1, 2), dt.datetime(2026, 1, 2)),
+        ("integer[]", "1,2", [1, 2]),
+    ],
+)
+def test_param_coercion(ptype: str, raw: object, expected: object) -> None:
+    assert Param("x", ptype).coerce(raw) == expected
+
+
+def test_param_coercion_refuses_wrong_types() -> None:
+    with pytest.raises(ParameterError, match="must be a date"):
+        Param("x", "date").coerce("yesterday")
+    with pytest.raises(ParameterError, match="must be true or false"):
+        Param("x", "boolean").coerce("maybe")
+    with pytest.raises(ParameterError, match="at least one string"):
+        Param("x", "string[]").coerce([])
+
+
+def test_unknown_query_names_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"no named query 'nope'; known: .*pushes"):
+        get("nope")
+
+
+def test_variant_selection_by_dialect() -> None:
+    q = get("pushes")
+    assert q.variant_for("duckdb")[0] == "postgresql"
+    assert q.variant_for("postgresql")[0] == "postgresql"
+    with pytest.raises(UnsupportedQuery, match="no variant for the mysql dialect"):
+        q.variant_for("mysql")
+
+
+def test_extra_query_folders_and_placeholder_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toml = '[[params]]\nname = "a"\ntype = "integer"\n[[columns]]\nname = "x"\ntype = "integer"\n'
+    make_query(tmp_path, "mine", toml, "SELECT :a AS x")
+    monkeypatch.setenv("THSOURCES_QUERIES_PATH", str(tmp_path))
+    assert get("mine").params == (Param("a", "integer"),)
+
+    make_query(tmp_path, "broken", toml, "SELECT :b AS x")
+    with pytest.raises(ConfigError, match=r"placeholders \['b'\] do not match"):
+        list_queries()
+
+
+def test_conform_orders_casts_and_keeps_extra_columns() -> None:
+    q = get("perf-series")
+    source = Result.from_arrow(
+        pa.table(
+            {
+                "extra": ["e"],
+                "value": pa.array([1], pa.int64()),
+                "job_id": pa.array([None], pa.int64()),
+                "revision": ["abc"],
+                "push_id": pa.array([7], pa.int32()),
+                "push_time": pa.array([dt.datetime(2026, 1, 1)], pa.timestamp("us")),
+            }
+        ),
+        meta=ResultMeta(source="s"),
+    )
+    out = conform(q, source)
+    assert [c.name for c in out.columns] == [
+        "push_time",
+        "push_id",
+        "revision",
+        "value",
+        "job_id",
+        "extra",
+    ]
+    assert out.columns[3] == Column("value", "float")
+    assert out.records()[0]["value"] == 1.0
+    assert out.meta.source == "s"
+
+
+def test_conform_reports_missing_columns() -> None:
+    res = Result.from_rows([Column("push_time", "datetime")], [])
+    with pytest.raises(QueryError, match=r"returned no column\(s\) push_id, revision"):
+        conform(get("perf-series"), res)
+
+
+def test_describe_params() -> None:
+    assert describe_params(get("jobs-for-push").params) == "push_id:integer (required)"
+    assert "until:datetime=null" in describe_params(get("pushes").params)
+
+
+def test_queries_are_installed_by_a_plain_pip_install(tmp_path: Path) -> None:
+    """A non-editable install carries queries/ as thsources._queries."""
+    root = Path(__file__).resolve().parents[1]
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+            "--target", str(target), str(root),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
+    code = (
+        "import thsources, thsources.catalog as c; "
+        "assert thsources.__file__.startswith(%r), thsources.__file__; "
+        "print(' '.join(q.name for q in c.list_queries()))" % str(target)
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    env.pop("THSOURCES_QUERIES_PATH", None)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+        check=True,
+    )
+    assert out.stdout.split() == SHIPPED
