@@ -28,10 +28,18 @@ EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that exits with code 2 and one line, like every other usage error here."""
+    """argparse that exits with code 2 and one line, like every other usage error here,
+    writing to the streams ``main`` was given."""
+
+    streams: tuple[TextIO, TextIO] = (sys.stdout, sys.stderr)
 
     def error(self, message: str) -> Any:
         self.exit(EXIT_USAGE, f"thsources: error: {message} (see `thsources --help`)\n")
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:
+            out, err = _Parser.streams
+            (err if file is None or file is sys.stderr else out).write(message)
 
 
 def _common(parser: argparse.ArgumentParser, *, query: bool = True) -> None:
@@ -99,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     se.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
+
+
+def one_line(message: str) -> str:
+    """A multi-line server message (SQL excerpt, caret line) folded into one line."""
+    parts = [p.strip() for p in message.splitlines()]
+    return " ".join(p for p in parts if p and set(p) != {"^"})
 
 
 def _params(pairs: Sequence[str]) -> dict[str, str]:
@@ -250,6 +264,7 @@ def main(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = build_parser()
+    _Parser.streams = (stdout, stderr)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -289,7 +304,7 @@ def main(
             traceback.print_exc(file=stderr)
         return 130
     except ThsourcesError as exc:
-        stderr.write(f"thsources: error: {exc}\n")
+        stderr.write(f"thsources: error: {one_line(str(exc))}\n")
         if debug:
             traceback.print_exc(file=stderr)
         return exit_code_for(exc)

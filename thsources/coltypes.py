@@ -79,7 +79,8 @@ def canonical_from_arrow(t: pa.DataType) -> ColumnType:
         return "date"
     if pat.is_string(t) or pat.is_large_string(t) or pat.is_string_view(t):
         return "string"
-    if pat.is_null(t):
+    if pat.is_null(t) or pat.is_interval(t) or pat.is_duration(t):
+        # Intervals become text like Redash's "1 day, 2:03:04" (str of a timedelta).
         return "string"
     return "json"
 
@@ -95,6 +96,16 @@ def _json_text(value: Any) -> str | None:
             return orjson.dumps(value).decode()
         return value
     return orjson.dumps(value, default=str).decode()
+
+
+def _interval_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    # pyarrow's MonthDayNano: months are counted as 30 days, as PostgreSQL's justify does.
+    months, days, nanos = value
+    return str(dt.timedelta(days=months * 30 + days, microseconds=nanos // 1000))
 
 
 def _parse_datetime(value: Any) -> dt.datetime | None:
@@ -160,6 +171,10 @@ def to_arrow_array(values: Sequence[Any] | pa.Array | pa.ChunkedArray, ctype: st
             if cast is not None:
                 return cast
             values = values.to_pylist()
+        elif ctype == "string" and (
+            pa.types.is_interval(values.type) or pa.types.is_duration(values.type)
+        ):
+            return pa.array([_interval_text(v) for v in values.to_pylist()], type=target)
         elif pa.types.is_timestamp(values.type) and ctype == "datetime":
             if values.type.tz is None:
                 return values.cast(pa.timestamp("us")).cast(target)

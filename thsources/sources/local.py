@@ -21,6 +21,12 @@ from .base import DEFAULT_TIMEOUT, CompletedJob, Job, Source, register
 __all__ = ["LocalSource"]
 
 
+def _fetch_arrow(rel: Any) -> Any:
+    # duckdb 2 names it to_arrow_table; 1.x fetch_arrow_table.
+    fetch = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
+    return fetch()
+
+
 @register("local")
 class LocalSource(Source):
     """Run Treeherder-dialect SQL on the embedded sample (or any DuckDB file given as ``path``)."""
@@ -100,8 +106,17 @@ class LocalSource(Source):
         started = time.perf_counter()
         timer.start()
         try:
-            rel = cursor.execute(text)
-            table = None if rel.description is None else rel.fetch_arrow_table()
+            rel = cursor.sql(text)
+            if rel is None:
+                table, types = None, {}
+            else:
+                # DuckDB's JSON type reaches Arrow as a plain string: keep it json.
+                types = {
+                    name: "json"
+                    for name, t in zip(rel.columns, rel.types, strict=True)
+                    if str(t) == "JSON"
+                }
+                table = _fetch_arrow(rel)
         except duckdb.InterruptException:
             if timed_out.is_set():
                 raise QueryTimeout(
@@ -124,7 +139,7 @@ class LocalSource(Source):
         meta = ResultMeta(source=self.name, query=text, runtime_s=runtime, cached=False)
         if table is None:
             return Result.from_columns([], [], meta)
-        return Result.from_arrow(table, meta=meta)
+        return Result.from_arrow(table, types=types, meta=meta)
 
     def tables(self) -> list[str]:
         """The tables in the database, for discovery."""
