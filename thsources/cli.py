@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument(
         "--job-duration", type=float, default=0.0, help="seconds each query takes at least"
     )
+    se.add_argument("--workers", type=int, default=4, help="background workers running jobs")
+    se.add_argument(
+        "--database", type=Path, help="DuckDB file to serve (default: the embedded sample)"
+    )
     se.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
 
@@ -248,7 +252,9 @@ def _list_sources(stdout: TextIO) -> None:
 def _serve(args: argparse.Namespace, stdout: TextIO) -> None:
     from .testing import RedashEmulator
 
-    emulator = RedashEmulator(port=args.port, job_duration=args.job_duration)
+    emulator = RedashEmulator(
+        args.database, port=args.port, workers=args.workers, job_duration=args.job_duration
+    )
     emulator.serve_forever()
 
 

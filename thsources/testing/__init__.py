@@ -1,0 +1,31 @@
+"""Emulators of the services thsources talks to, for tests and local demos.
+
+Importing this package starts nothing and imports nothing heavy: the emulator classes load on
+first use, so ``import thsources.testing`` stays cheap inside a pytest plugin.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from thsources.testing.redash import (
+        DataSource,
+        Faults,
+        RecordedRequest,
+        RedashEmulator,
+        SavedQuery,
+        User,
+    )
+
+__all__ = ["DataSource", "Faults", "RecordedRequest", "RedashEmulator", "SavedQuery", "User"]
+
+_REDASH_NAMES = frozenset(__all__)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REDASH_NAMES:
+        from thsources.testing import redash
+
+        return getattr(redash, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

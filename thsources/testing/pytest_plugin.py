@@ -1,0 +1,41 @@
+"""pytest plugin (entry point ``thsources``): a ``redash_emulator`` fixture for any test suite.
+
+Override ``redash_emulator_database`` (a DuckDB file path) or ``redash_emulator_options``
+(keyword arguments for :class:`~thsources.testing.redash.RedashEmulator`) in a conftest to
+change what the fixture serves; by default it serves the embedded Treeherder sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from thsources.testing.redash import RedashEmulator
+
+
+@pytest.fixture
+def redash_emulator_database() -> str | Path | None:
+    """The DuckDB file to serve; None means the embedded sample (built on first use)."""
+    return None
+
+
+@pytest.fixture
+def redash_emulator_options() -> dict[str, Any]:
+    """Extra keyword arguments for the emulator (data sources, saved queries, durations...)."""
+    return {}
+
+
+@pytest.fixture
+def redash_emulator(
+    redash_emulator_database: str | Path | None,
+    redash_emulator_options: dict[str, Any],
+) -> Iterator[RedashEmulator]:
+    """A started Redash emulator on 127.0.0.1; fresh state for every test."""
+    from thsources.testing.redash import RedashEmulator
+
+    with RedashEmulator(redash_emulator_database, **redash_emulator_options) as emulator:
+        yield emulator

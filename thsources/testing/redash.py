@@ -1,0 +1,901 @@
+"""A Redash server emulator: the real HTTP API on 127.0.0.1, SQL run by DuckDB.
+
+It answers like Redash ``26.08.0-dev`` as recorded in ``reference/redash-samples`` (bodies,
+status codes, content types, error texts), so a client tested against it behaves the same on a
+real server: ad-hoc and saved-query execution with the server's cache and ``max_age`` rules,
+Mustache parameters pasted raw, jobs run by a pool of background workers (queued -> started ->
+finished, merged while pending, cancellable), results typed like the PostgreSQL runner, user and
+per-query API keys, and injectable faults (races, HTML pages, resets, slowness, lost jobs).
+
+    with RedashEmulator("sample.duckdb", job_duration=0.5) as emu:
+        requests.post(f"{emu.url}/api/query_results", json={...},
+                      headers={"Authorization": f"Key {emu.api_key}"})
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import importlib
+import itertools
+import queue
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+import duckdb
+import orjson
+
+from thsources.testing import redash_api
+from thsources.testing.redash_model import (
+    DEFAULT_SAVED_QUERIES,
+    DataSource,
+    Faults,
+    JobState,
+    RecordedRequest,
+    SavedQuery,
+    User,
+    generate_token,
+    iso_naive,
+    iso_utc,
+)
+from thsources.testing.redash_mustache import MustacheError
+from thsources.testing.redash_params import (
+    InvalidParameterError,
+    QueryDetachedError,
+    render,
+    validate,
+)
+from thsources.testing.redash_results import columns_from_description, encode_rows
+from thsources.testing.redash_sql import annotate, apply_auto_limit, database_error, gen_query_hash
+
+__all__ = [
+    "DataSource",
+    "Faults",
+    "JobState",
+    "RecordedRequest",
+    "RedashEmulator",
+    "SavedQuery",
+    "User",
+]
+
+#: rq keeps a finished ad-hoc job this long (``JOB_EXPIRY_TIME``, 12 h).
+JOB_EXPIRY_SECONDS: Final = 12 * 3600.0
+_STEP: Final = 0.01  # how often a waiting worker looks at the cancel flag
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class _Job:
+    id: str
+    data_source_id: int
+    query: str
+    query_hash: str
+    query_id: str
+    username: str
+    created: float  # wall clock
+    created_mono: float
+    state: str = "queued"  # queued, started, finished, cancelled
+    started_at: dt.datetime | None = None
+    started: float | None = None
+    ended: float | None = None
+    result_id: int | None = None
+    error: str | None = None
+    cancelled: bool = False
+    anomaly: bool = False  # the "status 4 with an empty error" fault
+    racy_polls: int = 0
+    interrupt: Callable[[], None] | None = None
+
+
+@dataclass
+class _Result:
+    id: int
+    query_hash: str
+    query: str
+    data_json: bytes
+    data_source_id: int
+    runtime: float
+    retrieved_at: dt.datetime
+    _data: dict[str, Any] | None = field(default=None, repr=False)
+
+    def to_dict(self, restricted: bool = False) -> dict[str, Any]:
+        """``QueryResult.to_dict``; ``restricted`` is what a query-key caller gets on a POST."""
+        data = orjson.Fragment(self.data_json)
+        if restricted:
+            return {"data": data, "retrieved_at": iso_utc(self.retrieved_at)}
+        return {
+            "id": self.id,
+            "query_hash": self.query_hash,
+            "query": self.query,
+            "data": data,
+            "data_source_id": self.data_source_id,
+            "runtime": self.runtime,
+            "retrieved_at": iso_utc(self.retrieved_at),
+        }
+
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = orjson.loads(self.data_json)
+        return self._data
+
+
+class RedashEmulator:
+    """A running Redash look-alike; use as a context manager or with :meth:`start`/:meth:`stop`.
+
+    ``database`` is a DuckDB file served read-only (None: the embedded Treeherder sample from
+    ``thsources.local.loader.ensure_sample_db()``). Every worker has its own cursor, so queries
+    run in parallel like on a deployment with several workers. ``job_duration`` is the least time
+    a job takes (``duration_for(sql)`` may override it per query, returning None to keep it).
+    """
+
+    def __init__(
+        self,
+        database: str | Path | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        users: Iterable[User] | None = None,
+        data_sources: Iterable[DataSource] | None = None,
+        saved_queries: Iterable[SavedQuery] | None = None,
+        workers: int = 4,
+        job_duration: float = 0.0,
+        duration_for: Callable[[str], float | None] | None = None,
+        job_ttl: float = JOB_EXPIRY_SECONDS,
+        any_age_ttl: float | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.database = database
+        self.host = host
+        self.port = port
+        user_list = (
+            list(users) if users is not None else [User(api_key=api_key or generate_token())]
+        )
+        if not user_list:
+            raise ValueError("at least one user is needed")
+        self.users: list[User] = user_list
+        sources = list(data_sources) if data_sources is not None else [DataSource(1, "Treeherder")]
+        self.data_sources: dict[int, DataSource] = {ds.id: ds for ds in sources}
+        self.created_at = _utcnow().replace(microsecond=0)
+        self._lock = threading.RLock()
+        self.saved_queries: dict[int, SavedQuery] = {}
+        for q in saved_queries if saved_queries is not None else DEFAULT_SAVED_QUERIES:
+            self.add_saved_query(copy.deepcopy(q) if saved_queries is None else q)
+        self.workers = workers
+        self.job_duration = job_duration
+        self.duration_for = duration_for
+        #: Seconds a finished job stays pollable (rq's result TTL); then polls answer 500.
+        self.job_ttl = job_ttl
+        #: When set, ``max_age=-1`` reuses results at most this old
+        #: (``REDASH_QUERY_RESULTS_EXPIRED_TTL_ENABLED``); None reuses any cached result.
+        self.any_age_ttl = any_age_ttl
+        self.faults = Faults()
+        #: Number of queries the workers ran on the database (merged and cached ones excluded).
+        self.executions = 0
+        #: The SQL of each execution, in order (without the runner's annotation).
+        self.executed: list[str] = []
+        #: Execution POSTs answered from the result cache.
+        self.cache_hits = 0
+        #: Jobs created (a POST merged into a pending job creates none).
+        self.jobs_created = 0
+
+        self._requests: list[RecordedRequest] = []
+        self._jobs: dict[str, _Job] = {}
+        self._merge_locks: dict[tuple[int, str], str] = {}
+        self._results: dict[int, _Result] = {}
+        self._results_by_key: dict[tuple[int, str], list[int]] = {}
+        self._result_ids = itertools.count(1)
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._server_thread: threading.Thread | None = None
+        self._aliases: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def api_key(self) -> str:
+        """The first user's API key (full access)."""
+        return self.users[0].api_key
+
+    @property
+    def url(self) -> str:
+        """Base URL without a trailing slash, e.g. ``http://127.0.0.1:54321``."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not started")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> RedashEmulator:
+        """Open the database, start the workers and the HTTP server; returns self."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._resolve_databases()
+        # The first worker's database opens here, so that a bad path fails start(); the others
+        # open theirs in their own threads, in parallel.
+        first = _WorkerState(self)
+        connection: duckdb.DuckDBPyConnection | None = self._open_instance(first)
+        for i in range(self.workers):
+            t = threading.Thread(
+                target=self._worker_main,
+                args=(first if i == 0 else _WorkerState(self), connection),
+                name=f"redash-worker-{i}",
+                daemon=True,
+            )
+            connection = None
+            t.start()
+            self._threads.append(t)
+        server = _Server((self.host, self.port), _Handler)
+        server.emulator = self
+        self._server = server
+        self.port = server.server_address[1]
+        self._server_thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="redash-http",
+            daemon=True,
+        )
+        self._server_thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, cancel running work and close the database (idempotent)."""
+        server, self._server = self._server, None
+        self._stopping.set()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._server_thread is not None:
+            self._server_thread.join(timeout=5)
+            self._server_thread = None
+        with self._lock:
+            interrupts = [j.interrupt for j in self._jobs.values() if j.interrupt is not None]
+        for interrupt in interrupts:
+            interrupt()
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join(timeout=5)
+        self._threads.clear()
+        with self._lock:
+            # Nothing survives a stop: pending jobs read as cancelled, a restart starts afresh.
+            self._queue = queue.Queue()
+            self._merge_locks.clear()
+            for job in self._jobs.values():
+                if job.state in ("queued", "started"):
+                    job.cancelled = True
+                    job.state = "cancelled"
+
+    def __enter__(self) -> RedashEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        """Serve until Ctrl-C, after printing the URL and a user API key."""
+        self.start()
+        print(f"Redash emulator listening on {self.url}", flush=True)
+        print(f"API key: {self.api_key}", flush=True)
+        for ds in self.data_sources.values():
+            print(f"data source {ds.id}: {ds.name} ({ds.type})", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+        try:
+            while not self._stopping.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    # ------------------------------------------------------------------ configuration
+
+    def add_saved_query(self, query: SavedQuery) -> SavedQuery:
+        """Register (or replace) a saved query; a missing API key is generated."""
+        if query.api_key is None:
+            query.api_key = generate_token()
+        if query.created_at is None:
+            query.created_at = self.created_at + dt.timedelta(milliseconds=query.id)
+        with self._lock:
+            self.saved_queries[query.id] = query
+        return query
+
+    # ------------------------------------------------------------------ observability
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, oldest first (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    @property
+    def jobs(self) -> dict[str, JobState]:
+        """Snapshots of all jobs the server still holds, by job id."""
+        with self._lock:
+            return {job.id: self._job_state(job) for job in self._jobs.values()}
+
+    @property
+    def result_ids(self) -> list[int]:
+        """Ids of the results in the cache."""
+        with self._lock:
+            return sorted(self._results)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no job is queued or running, cancelled ones included (False on timeout)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                busy = any(j.state in ("queued", "started") for j in self._jobs.values())
+            if not busy:
+                return True
+            time.sleep(_STEP)
+        return False
+
+    # ------------------------------------------------------------------ state changes for tests
+
+    def expire_job(self, job_id: str) -> None:
+        """Forget a job now, as rq does once its TTL passes (polls then answer 500).
+
+        A job still running carries on and caches its result, as on the server.
+        """
+        with self._lock:
+            self._jobs.pop(job_id, None)
+
+    def age_results(self, seconds: float) -> None:
+        """Make every cached result ``seconds`` older (to exercise ``max_age`` without waiting)."""
+        with self._lock:
+            for result in self._results.values():
+                result.retrieved_at -= dt.timedelta(seconds=seconds)
+
+    def clear_cache(self) -> None:
+        """Drop every stored result (as Redash's cleanup of old results would)."""
+        with self._lock:
+            self._results.clear()
+            self._results_by_key.clear()
+            for q in self.saved_queries.values():
+                q.latest_query_data_id = None
+
+    # ------------------------------------------------------------------ internals used by the API
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def _user_by_key(self, key: str) -> User | None:
+        for user in self.users:
+            if user.api_key == key and not user.disabled:
+                return user
+        return None
+
+    def _take(self, name: str) -> bool:
+        """Consume one unit of an integer fault counter."""
+        with self._lock:
+            count = getattr(self.faults, name)
+            if count > 0:
+                setattr(self.faults, name, count - 1)
+                return True
+            return False
+
+    def _latest_result(self, ds_id: int, sql: str, max_age: int) -> _Result | None:
+        """``QueryResult.get_latest``: the newest cached result of this SQL within ``max_age``."""
+        key = (ds_id, gen_query_hash(sql))
+        now = _utcnow()
+        with self._lock:
+            ids = self._results_by_key.get(key, [])
+            for rid in reversed(ids):
+                result = self._results.get(rid)
+                if result is None:
+                    continue
+                age = (now - result.retrieved_at).total_seconds()
+                if max_age == -1:
+                    if self.any_age_ttl is None or age <= self.any_age_ttl:
+                        return result
+                elif age <= max_age:
+                    return result
+        return None
+
+    def _result(self, rid: int) -> _Result | None:
+        with self._lock:
+            return self._results.get(rid)
+
+    def _live_job(self, job_id: str) -> _Job | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if (
+                job is not None
+                and job.ended is not None
+                and time.monotonic() - job.ended > self.job_ttl
+            ):
+                del self._jobs[job_id]
+                return None
+            return job
+
+    def _enqueue(self, ds: DataSource, sql: str, query_id: str, username: str) -> _Job:
+        """``enqueue_query``: a new job, or the pending one running the same SQL on ``ds``."""
+        query_hash = gen_query_hash(sql)
+        key = (ds.id, query_hash)
+        with self._lock:
+            existing = self._merge_locks.get(key)
+            if existing is not None:
+                job = self._live_job(existing)
+                if (
+                    job is not None
+                    and job.state in ("queued", "started")
+                    and not job.cancelled
+                    and not job.anomaly
+                ):
+                    return job
+                del self._merge_locks[key]
+            job = _Job(
+                id=str(uuid.uuid4()),
+                data_source_id=ds.id,
+                query=sql,
+                query_hash=query_hash,
+                query_id=query_id,
+                username=username,
+                created=time.time(),
+                created_mono=time.monotonic(),
+            )
+            if self.faults.empty_error_jobs > 0:
+                self.faults.empty_error_jobs -= 1
+                job.anomaly = True
+            self._jobs[job.id] = job
+            self._merge_locks[key] = job.id
+            self.jobs_created += 1
+        self._queue.put(job.id)
+        return job
+
+    def _cancel(self, job: _Job) -> None:
+        with self._lock:
+            job.cancelled = True
+            if job.state == "queued":
+                job.state = "cancelled"
+            interrupt = job.interrupt
+        if interrupt is not None:
+            interrupt()
+
+    def _job_dict(self, job: _Job, poll: bool) -> dict[str, Any]:
+        """``serialize_job``, with the null-result-id race applied to polls."""
+        with self._lock:
+            status, error, result_id = 1, "", None
+            updated_at: str | int = 0
+            if job.cancelled:
+                status, error = 4, "Query cancelled by user."
+            elif job.anomaly and job.state != "queued":
+                status = 4
+            elif job.state == "started":
+                status = 2
+                updated_at = iso_naive(job.started_at) if job.started_at else 0
+            elif job.state == "finished":
+                if job.error is not None:
+                    status, error = 4, job.error
+                elif poll and job.racy_polls > 0:
+                    job.racy_polls -= 1
+                    status = 3
+                else:
+                    status, result_id = 3, job.result_id
+            return {
+                "id": job.id,
+                "updated_at": updated_at,
+                "status": status,
+                "error": error,
+                "result": result_id,
+                "query_result_id": result_id,
+            }
+
+    def _job_state(self, job: _Job) -> JobState:
+        if job.cancelled:
+            state = "cancelled"
+        elif job.state == "finished" and job.error is not None:
+            state = "failed"
+        else:
+            state = job.state
+        served = self._job_dict(job, poll=False)
+
+        def wall(mono: float | None) -> float | None:
+            return None if mono is None else job.created + (mono - job.created_mono)
+
+        return JobState(
+            id=job.id,
+            state=state,
+            status=served["status"],
+            data_source_id=job.data_source_id,
+            query=job.query,
+            query_hash=job.query_hash,
+            query_id=job.query_id,
+            result_id=job.result_id,
+            error=job.error,
+            created_at=job.created,
+            started_at=wall(job.started),
+            ended_at=wall(job.ended),
+        )
+
+    def _dropdown_values(self, query_id: Any) -> list[str] | None:
+        """Values of a query-based parameter: the source query's latest result, first column."""
+        try:
+            source = self.saved_queries.get(int(query_id))
+        except (TypeError, ValueError):
+            return None
+        if source is None:
+            return None
+        if source.data_source_id is None or source.data_source_id not in self.data_sources:
+            raise QueryDetachedError()
+        result = self._result(source.latest_query_data_id) if source.latest_query_data_id else None
+        if result is None:
+            return None
+        data = result.data()
+        if not data.get("columns"):
+            return None
+        first = str(data["columns"][0]["name"]).lower()
+        values = []
+        for row in data["rows"]:
+            lowered = {str(k).lower(): v for k, v in row.items()}
+            values.append(str(lowered["value"] if "value" in lowered else lowered.get(first)))
+        return values
+
+    def _saved_query_hash(self, query: SavedQuery) -> str:
+        """``Query.query_hash``: the text hashed with the stored default values applied."""
+        text = query.query
+        defaults = {str(p.get("name")): p.get("value") for p in query.parameters}
+        if defaults:
+            try:
+                validate(query.parameters, defaults, self._dropdown_values)
+                text = render(query.query, defaults, query.parameters)
+            except (InvalidParameterError, QueryDetachedError, MustacheError, TypeError):
+                text = query.query
+        ds = self.data_sources.get(query.data_source_id) if query.data_source_id else None
+        if query.options.get("apply_auto_limit") and (ds is None or ds.supports_auto_limit):
+            text = apply_auto_limit(text)
+        return gen_query_hash(text)
+
+    # ------------------------------------------------------------------ database and workers
+
+    def _database_path(self, ds: DataSource | None) -> str:
+        path = ds.database if ds is not None and ds.database is not None else self.database
+        if path is None:
+            # Lazily, and by name: the loader builds the sample on first use and is optional here.
+            loader: Any = importlib.import_module("thsources.local.loader")
+            path = loader.ensure_sample_db()
+            self.database = path
+        return str(Path(path))
+
+    def _resolve_databases(self) -> None:
+        """Give every served DuckDB file an alias (the emulator's own is ``treeherder``)."""
+        aliases: dict[str, str] = {}
+        paths = [self._database_path(None)]
+        paths += [self._database_path(ds) for ds in self.data_sources.values() if ds.database]
+        for path in paths:
+            if path not in aliases:
+                aliases[path] = "treeherder" if not aliases else f"db{len(aliases)}"
+        self._aliases = aliases
+
+    def _open_instance(self, worker: _WorkerState) -> duckdb.DuckDBPyConnection:
+        """A worker's own DuckDB: every file attached read-only, then locked down.
+
+        One instance per worker because a Python UDF is registered instance-wide and runs on
+        DuckDB's threads: ``pg_sleep`` can only tell which job to watch for a cancel this way.
+        """
+        connection = duckdb.connect(":memory:")
+        try:
+            for path, alias in self._aliases.items():
+                escaped = path.replace("'", "''")
+                connection.execute(f"ATTACH '{escaped}' AS {alias} (READ_ONLY)")
+            connection.create_function(
+                "pg_sleep", worker.pg_sleep, ["DOUBLE"], "BLOB", side_effects=True
+            )
+            # Queries may read the attached files and nothing else on this machine.
+            connection.execute("SET GLOBAL TimeZone = 'UTC'")
+            connection.execute("SET enable_external_access = false")
+            connection.execute("SET lock_configuration = true")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _cursor(
+        self,
+        ds: DataSource,
+        connection: duckdb.DuckDBPyConnection,
+        cursors: dict[str, duckdb.DuckDBPyConnection],
+    ) -> duckdb.DuckDBPyConnection:
+        alias = self._aliases.get(self._database_path(ds), "treeherder")
+        cursor = cursors.get(alias)
+        if cursor is None:
+            cursor = connection.cursor()
+            cursor.execute(f"USE {alias}")
+            cursors[alias] = cursor
+        return cursor
+
+    def _duration(self, sql: str) -> float:
+        if self.duration_for is not None:
+            custom = self.duration_for(sql)
+            if custom is not None:
+                return float(custom)
+        return float(self.job_duration)
+
+    def _worker_main(
+        self, worker: _WorkerState, connection: duckdb.DuckDBPyConnection | None
+    ) -> None:
+        cursors: dict[str, duckdb.DuckDBPyConnection] = {}
+        if connection is None:
+            connection = self._open_instance(worker)
+        try:
+            while not self._stopping.is_set():
+                if self.faults.hold_queue:
+                    time.sleep(_STEP)
+                    continue
+                try:
+                    job_id = self._queue.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                if job_id is None:
+                    break
+                while self.faults.hold_queue and not self._stopping.is_set():
+                    time.sleep(_STEP)  # taken just before the hold: it waits, still queued
+                with self._lock:
+                    job = self._jobs.get(job_id)
+                    if job is None or job.state != "queued":
+                        continue
+                    if job.cancelled:
+                        job.state = "cancelled"
+                        continue
+                    job.state = "started"
+                    job.started = time.monotonic()
+                    job.started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                worker.job = job
+                try:
+                    self._run(job, connection, cursors)
+                finally:
+                    worker.job = None
+        finally:
+            for cursor in cursors.values():
+                cursor.close()
+            connection.close()
+
+    def _run(
+        self,
+        job: _Job,
+        connection: duckdb.DuckDBPyConnection,
+        cursors: dict[str, duckdb.DuckDBPyConnection],
+    ) -> None:
+        start = time.monotonic()
+        duration = self._duration(job.query)
+        ds = self.data_sources.get(job.data_source_id)
+        data_json: bytes | None = None
+        error: str | None = None
+        with self._lock:
+            self.executions += 1
+            self.executed.append(job.query)
+        metadata: dict[str, object] = {
+            "Username": job.username,
+            "Query ID": job.query_id,
+            "Queue": ds.queue_name if ds else "queries",
+            "Job ID": job.id,
+            "Query Hash": job.query_hash,
+            "Scheduled": False,
+        }
+        annotated = annotate(job.query, metadata)
+        try:
+            if ds is None:
+                raise RuntimeError("Target data source not available.")
+            cursor = self._cursor(ds, connection, cursors)
+            with self._lock:
+                job.interrupt = cursor.interrupt
+            if not job.query.strip():
+                error = "can't execute an empty query"
+            elif not job.cancelled:
+                executed = cursor.execute(annotated)
+                description = executed.description if executed is not None else None
+                if not description:
+                    error = "Query completed but it returned no data."
+                else:
+                    rows = cursor.fetchall()
+                    columns = columns_from_description(description)
+                    json_columns = {
+                        i for i, d in enumerate(description) if str(d[1]).upper() == "JSON"
+                    }
+                    data_json = encode_rows(columns, rows, json_columns)
+        except duckdb.InterruptException:
+            error = (
+                None
+                if job.cancelled or self._stopping.is_set()
+                else "Query interrupted. Please retry."
+            )
+        except duckdb.Error as e:
+            error = database_error(str(e), annotated, ds.type if ds else "pg")
+        except Exception as e:  # the runner reports any failure as the job's error
+            error = str(e)
+        finally:
+            with self._lock:
+                job.interrupt = None
+        while not job.cancelled and not self._stopping.is_set():
+            remaining = duration - (time.monotonic() - start)
+            if remaining <= 0:
+                break
+            time.sleep(min(_STEP, remaining))
+        runtime = time.monotonic() - start
+        with self._lock:
+            if self._merge_locks.get((job.data_source_id, job.query_hash)) == job.id:
+                del self._merge_locks[(job.data_source_id, job.query_hash)]
+            job.ended = time.monotonic()
+            if job.cancelled or self._stopping.is_set():
+                job.cancelled = True
+                job.state = "cancelled"
+                return
+            job.state = "finished"
+            if data_json is None:
+                job.error = (
+                    error if error is not None else "Query completed but it returned no data."
+                )
+                return
+            result = _Result(
+                id=next(self._result_ids),
+                query_hash=job.query_hash,
+                query=job.query,
+                data_json=data_json,
+                data_source_id=job.data_source_id,
+                runtime=runtime,
+                retrieved_at=_utcnow(),
+            )
+            self._results[result.id] = result
+            self._results_by_key.setdefault((result.data_source_id, result.query_hash), []).append(
+                result.id
+            )
+            for q in self.saved_queries.values():
+                if (
+                    q.data_source_id == result.data_source_id
+                    and self._saved_query_hash(q) == result.query_hash
+                ):
+                    q.latest_query_data_id = result.id
+            job.result_id = result.id
+            job.racy_polls = max(0, int(self.faults.null_result_id_polls))
+
+
+class _WorkerState:
+    """Per-worker state the ``pg_sleep`` UDF needs to notice a cancel."""
+
+    def __init__(self, emulator: RedashEmulator) -> None:
+        self.emulator = emulator
+        self.job: _Job | None = None
+
+    def pg_sleep(self, seconds: float | None) -> bytes:
+        """PostgreSQL's ``pg_sleep`` (returns void, which the runner shows as "")."""
+        deadline = time.monotonic() + float(seconds or 0)
+        while time.monotonic() < deadline:
+            job = self.job
+            if self.emulator._stopping.is_set() or (job is not None and job.cancelled):
+                break
+            time.sleep(min(_STEP, max(0.0, deadline - time.monotonic())))
+        return b""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    emulator: RedashEmulator
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (e.g. after a timeout) is not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Reads a request, records it, applies HTTP-level faults, then lets the API answer."""
+
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes: without this, Nagle's algorithm and the
+        # client's delayed ACK add 40 ms to every answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def version_string(self) -> str:
+        return "gunicorn"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the emulator's request log is ``emulator.requests``."""
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _handle(self) -> None:
+        emulator = self.server.emulator
+        path, _, query = self.path.partition("?")
+        body = self._read_body()
+        try:
+            parsed: Any = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            parsed = None
+        record = RecordedRequest(
+            method=self.command,
+            path=path,
+            query=query,
+            params=parse_qs(query, keep_blank_values=True),
+            headers=dict(self.headers.items()),
+            json=parsed,
+            body=body,
+            time=time.time(),
+        )
+        emulator._record(record)
+        fault = redash_api.http_fault(emulator, self.command, path)
+        if fault == "reset":
+            record.status = 0
+            self.close_connection = True
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return
+        if fault == "slow":
+            time.sleep(max(0.0, emulator.faults.slow_seconds))
+        request = redash_api.Request(
+            method=self.command,
+            path=path,
+            query=query,
+            args=record.params,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+        )
+        if fault in ("html_200", "html_502"):
+            reply = redash_api.html_fault_reply(fault)
+        else:
+            try:
+                reply = redash_api.handle(emulator, request)
+            except Exception:  # an unhandled error is a 500, as from Flask
+                reply = redash_api.internal_error()
+        record.status = reply.status
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    do_GET = _handle
+    do_POST = _handle
+    do_PUT = _handle
+    do_PATCH = _handle
+    do_DELETE = _handle
+    do_HEAD = _handle
+    do_OPTIONS = _handle
