@@ -1,0 +1,362 @@
+"""Redash's wire format: job statuses, error answers, ``max_age``, URLs and options.
+
+Pure functions over what the server sends and expects, kept apart from the source's control
+flow so each rule of ``reference/redash-api.md`` can be read (and tested) on its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import time
+from collections.abc import Callable
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from ..errors import (
+    AuthenticationError,
+    ConfigError,
+    NotFound,
+    ParameterError,
+    PermissionDenied,
+    ProtocolError,
+    SourceError,
+    SourceUnavailable,
+    ThsourcesError,
+)
+from ..http import HttpSession
+from .base import JobState
+
+__all__ = [
+    "CANCEL_TEXTS",
+    "DIALECTS",
+    "clean_error",
+    "dialect_for_type",
+    "error_for",
+    "job_fields",
+    "normalise_url",
+    "parse_time",
+    "query_id",
+    "widened",
+    "wire_max_age",
+]
+
+DIALECTS: Final = {
+    "pg": "postgresql",
+    "postgres": "postgresql",
+    "postgresql": "postgresql",
+    "redshift": "postgresql",
+    "redshift_iam": "postgresql",
+    "cockroach": "postgresql",
+    "mysql": "mysql",
+    "rds_mysql": "mysql",
+    "memsql": "mysql",
+    "bigquery": "bigquery",
+}
+CANCEL_TEXTS: Final = ("Query cancelled by user.", "Query execution cancelled.")
+LOGIN_TEXT: Final = "Couldn't find resource. Please login"
+
+_INT_STATES: Final = {
+    1: JobState.QUEUED,  # queued
+    2: JobState.RUNNING,  # started
+    3: JobState.DONE,  # finished (only with a result id)
+    4: JobState.FAILED,  # failed, and also cancelled (error "Query cancelled by user.")
+    5: JobState.CANCELLED,  # documented, practically never sent
+    6: JobState.QUEUED,  # deferred
+    7: JobState.QUEUED,  # scheduled
+}
+# rq's own names, sent by Redash dev builds of April-May 2024 (getredash/redash#6913).
+_STR_STATES: Final = {
+    "queued": JobState.QUEUED,
+    "deferred": JobState.QUEUED,
+    "scheduled": JobState.QUEUED,
+    "started": JobState.RUNNING,
+    "finished": JobState.DONE,
+    "failed": JobState.FAILED,
+    "canceled": JobState.CANCELLED,
+    "cancelled": JobState.CANCELLED,
+    "stopped": JobState.CANCELLED,
+}
+_ANNOTATION: Final = re.compile(r"/\* Username: [^\n]*?Scheduled: (?:True|False) \*/ ?")
+_ANNOTATION_TAIL: Final = re.compile(r"Scheduled: (?:True|False) \*/ ?")
+
+
+def dialect_for_type(ds_type: str | None) -> str | None:
+    """The SQL dialect of a Redash data source type, or None when it is not known."""
+    return DIALECTS.get((ds_type or "").lower())
+
+
+def wire_max_age(max_age: float | None) -> int:
+    """``max_age`` as Redash wants it: whole seconds; ``math.inf`` means any age (-1).
+
+    None is the default, 0 (run now): Redash's own default, any age, is never implied.
+    """
+    if max_age is None:
+        return 0
+    if isinstance(max_age, float) and math.isinf(max_age) and max_age > 0:
+        return -1
+    if isinstance(max_age, bool) or not isinstance(max_age, int | float) or math.isnan(max_age):
+        raise ParameterError(f"max_age must be a number of seconds, not {max_age!r}")
+    if max_age < 0:
+        raise ParameterError(
+            "max_age must be 0 (run now), a number of seconds, or math.inf (any age)"
+        )
+    return math.ceil(max_age)
+
+
+def widened(body: dict[str, Any], since_wall: float) -> dict[str, Any]:
+    """``body`` with a ``max_age`` reaching back to ``since_wall`` (plus a second of slack).
+
+    Re-posting a query with it either joins the first job (Redash merges identical SQL while
+    a job is pending) or finds that job's stored result, so it never runs the query twice
+    for nothing; a result it picks up was retrieved after the caller asked.
+    """
+    age = body.get("max_age", 0)
+    if age == -1:
+        return dict(body)
+    needed = math.ceil(max(0.0, time.time() - since_wall)) + 1
+    return {**body, "max_age": max(int(age), needed)}
+
+
+def clean_error(text: str) -> str:
+    """The server's error text without the ``/* Username: ... */`` comment Redash prepends.
+
+    PostgreSQL quotes the failing line with a caret under the error position; the comment is
+    cut out of that line and the caret moved with it.
+    """
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = re.match(r"(LINE \d+: )", line)
+        tail = _ANNOTATION_TAIL.search(line) if m else None
+        if m and tail:
+            prefix = m.group(1)
+            removed = tail.end() - len(prefix)
+            out.append(prefix + line[tail.end():])
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            if nxt.strip() == "^":
+                out.append(" " * max(len(prefix), nxt.index("^") - removed) + "^")
+                i += 2
+                continue
+        else:
+            out.append(_ANNOTATION.sub("", line))
+        i += 1
+    return "\n".join(out).strip()
+
+
+def job_fields(
+    job: Any, redact: Callable[[object], str]
+) -> tuple[JobState, int | str | None, str, str | None]:
+    """(canonical state, result id, error text, job id) of a Redash job object.
+
+    Integer and string statuses are accepted, and the result id under ``query_result_id``,
+    ``result_id`` or ``result``. A finished job without a result id is still running (rq
+    writes the status before the id).
+    """
+    if not isinstance(job, dict):
+        raise ProtocolError(redact(f"Redash sent a job of the wrong shape: {job!r}")[:300])
+    raw = job.get("status")
+    state: JobState | None = None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        state = _INT_STATES.get(raw)
+    elif isinstance(raw, str):
+        state = _INT_STATES.get(int(raw)) if raw.isdigit() else _STR_STATES.get(raw.lower())
+    if state is None:
+        raise ProtocolError(redact(f"Redash sent an unknown job status {raw!r}"))
+    rid: Any = None
+    for key in ("query_result_id", "result_id", "result"):
+        value = job.get(key)
+        if isinstance(value, int | str) and not isinstance(value, bool) and value != "":
+            rid = value
+            break
+    error = job.get("error") or ""
+    jid = job.get("id")
+    return state, rid, str(error), (str(jid) if jid not in (None, "") else None)
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """An aware datetime from Redash's ISO text (naive means UTC)."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def error_for(
+    http: HttpSession, response: requests.Response, *, what: str, base_url: str
+) -> ThsourcesError:
+    """The error a non-2xx Redash answer means (reference §7.3, §8).
+
+    Both body shapes are read: ``{"job": {"error": ...}}`` and ``{"message": ...}``.
+    """
+    status = response.status_code
+    source = http.source
+    redact = http.redactor
+    body: Any = None
+    ctype = response.headers.get("Content-Type", "").lower()
+    if "json" in ctype:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+    job_error = message = None
+    if isinstance(body, dict):
+        if isinstance(body.get("job"), dict):
+            job_error = str(body["job"].get("error") or "")
+        if isinstance(body.get("message"), str):
+            message = body["message"]
+    text = redact(job_error or message or "")
+    if status == 404 and text.startswith(LOGIN_TEXT):
+        return AuthenticationError(
+            f"Redash refused the API key (HTTP 404 \"{text}\"): check api_key; a query API "
+            "key only works for run_saved() of its own query",
+            source=source,
+            status_code=status,
+        )
+    if status == 404:
+        return NotFound(
+            f"{what}: not found on {base_url} (HTTP 404{': ' + text if text else ''})",
+            source=source,
+            status_code=status,
+        )
+    if status == 403:
+        return PermissionDenied(
+            f"Redash refused {what}: {text or 'HTTP 403 Forbidden'}",
+            source=source,
+            status_code=status,
+        )
+    if status == 401:
+        if job_error is not None:
+            # Redash's 401 with a job body is about the data source, not the credentials.
+            return NotFound(
+                f"data source problem: {text} (check the data_source option)",
+                source=source,
+                status_code=status,
+            )
+        return AuthenticationError(
+            f"Redash refused the request (HTTP 401{': ' + text if text else ''})",
+            source=source,
+            status_code=status,
+        )
+    if status == 400:
+        if text.startswith("Missing parameter value") or "incompatible with their def" in text:
+            return ParameterError(text, source=source, status_code=status)
+        if "is paused" in text:
+            return SourceUnavailable(text, source=source, status_code=status)
+        return SourceError(
+            f"Redash rejected {what} (HTTP 400): {text or 'Bad Request'}",
+            source=source,
+            status_code=status,
+        )
+    if status >= 500:
+        kind = "an HTML page" if "html" in ctype else (text or "no details")
+        return SourceUnavailable(
+            f"Redash failed on {what}: HTTP {status} ({kind})", source=source, status_code=status
+        )
+    return http.error_for(response, text or None)
+
+
+def normalise_url(url: str | None) -> str:
+    """The server's base URL: http(s), no trailing slash, no ``/api`` suffix, no query."""
+    if not url or not str(url).strip():
+        raise ConfigError(
+            "the redash source needs a url: pass url=... or set it in the profile, e.g. "
+            'url = "https://sql.telemetry.mozilla.org"'
+        )
+    text = str(url).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            "the redash url must start with https:// (or http://) and name a host, not "
+            f"{_shown_url(text)!r}"
+        )
+    if parts.query or parts.fragment:
+        if "api_key" in parts.query:
+            raise ConfigError(
+                "do not put the API key in the url (it would end up in logs and override "
+                "the header): pass it as api_key=..."
+            )
+        raise ConfigError(
+            f"the redash url must not carry a query string or fragment: {_shown_url(text)!r}"
+        )
+    path = parts.path.rstrip("/")
+    if path.endswith("/api"):
+        path = path[: -len("/api")]
+    segments = path.split("/")
+    if "api" in segments or "queries" in segments or "dashboards" in segments:
+        raise ConfigError(
+            "the redash url should be the server's base URL (like "
+            f"https://sql.telemetry.mozilla.org), not a page or API path: {_shown_url(text)!r}"
+        )
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _shown_url(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def float_option(name: str, value: float | str | None, default: float, source: str) -> float:
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"option {name} must be a number of seconds, not {value!r}", source=source
+        ) from None
+    if math.isnan(number) or number < 0:
+        raise ConfigError(f"option {name} must be a non-negative number", source=source)
+    return number
+
+
+def data_source_option(value: str | int | None) -> str | int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(f"data_source must be a name or an id, not {value!r}")
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    return int(text) if text.isdigit() else text
+
+
+def verify_option(value: bool | str | None) -> bool | str:
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    return str(value)
+
+
+def query_id(value: int | str) -> int:
+    """A saved query's id from a number, a digit string or a query's URL."""
+    if isinstance(value, bool):
+        raise ParameterError(f"a saved query id is a number, not {value!r}")
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    m = re.search(r"/queries/(\d+)", text)
+    if m:
+        return int(m.group(1))
+    raise ParameterError(f"a saved query id is a number (or a query URL), not {value!r}")
