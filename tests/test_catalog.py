@@ -188,8 +188,16 @@ def test_queries_are_installed_by_a_plain_pip_install(tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-            "--target", str(target), str(root),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(root),
         ],
         check=True,
         capture_output=True,
@@ -197,13 +205,17 @@ def test_queries_are_installed_by_a_plain_pip_install(tmp_path: Path) -> None:
     )
     code = (
         "import thsources, thsources.catalog as c; "
-        "assert thsources.__file__.startswith(%r), thsources.__file__; "
-        "print(' '.join(q.name for q in c.list_queries()))" % str(target)
+        f"assert thsources.__file__.startswith({str(target)!r}), thsources.__file__; "
+        "print(' '.join(q.name for q in c.list_queries()))"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     env.pop("THSOURCES_QUERIES_PATH", None)
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
         check=True,
     )
     assert out.stdout.split() == SHIPPED

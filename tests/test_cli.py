@@ -174,8 +174,7 @@ def test_sources_lists_profiles_with_secrets_masked(
 ) -> None:
     config = tmp_path / "c.toml"
     config.write_text(
-        '[profiles.db]\nkind = "local"\npath = "/x.duckdb"\n'
-        '[profiles.bad]\nkind = "nosuchkind"\n'
+        '[profiles.db]\nkind = "local"\npath = "/x.duckdb"\n[profiles.bad]\nkind = "nosuchkind"\n'
     )
     config.chmod(0o600)
     monkeypatch.setenv("THSOURCES_CONFIG", str(config))

@@ -91,7 +91,8 @@ def _debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 def connection_refused() -> requests.ConnectionError:
     """What requests raises when nothing listens on the port (the request never left)."""
     reason = urllib3.exceptions.NewConnectionError(
-        None, "Failed to establish a new connection: [Errno 111] Connection refused"  # type: ignore[arg-type]
+        None,
+        "Failed to establish a new connection: [Errno 111] Connection refused",  # type: ignore[arg-type]
     )
     return requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, URL, reason))  # type: ignore[arg-type]
 
@@ -292,9 +293,7 @@ def test_get_retries_connection_errors_then_source_unavailable(
     assert info.value.source == "svc"
 
 
-def test_get_recovers_from_one_reset(
-    http: HttpSession, mock: responses.RequestsMock
-) -> None:
+def test_get_recovers_from_one_reset(http: HttpSession, mock: responses.RequestsMock) -> None:
     mock.get(URL, body=connection_reset())
     mock.get(URL, json={"fine": True})
     assert http.json(http.get(URL)) == {"fine": True}
@@ -334,9 +333,7 @@ def test_a_header_holding_a_secret_is_never_quoted(http: HttpSession) -> None:
     assert SECRET not in str(info.value) and info.value.__cause__ is None
 
 
-def test_post_is_never_retried_blindly(
-    http: HttpSession, mock: responses.RequestsMock
-) -> None:
+def test_post_is_never_retried_blindly(http: HttpSession, mock: responses.RequestsMock) -> None:
     mock.post(URL, status=503)
     assert http.post(URL, json={}).status_code == 503
     assert len(mock.calls) == 1
@@ -413,9 +410,15 @@ def test_json_checks_the_content_type(http: HttpSession, mock: responses.Request
 
 @pytest.mark.parametrize(
     ("status", "cls"),
-    [(401, AuthenticationError), (403, PermissionDenied), (404, NotFound),
-     (500, SourceUnavailable), (503, SourceUnavailable), (429, SourceUnavailable),
-     (400, SourceError)],
+    [
+        (401, AuthenticationError),
+        (403, PermissionDenied),
+        (404, NotFound),
+        (500, SourceUnavailable),
+        (503, SourceUnavailable),
+        (429, SourceUnavailable),
+        (400, SourceError),
+    ],
 )
 def test_generic_status_mapping(
     http: HttpSession, mock: responses.RequestsMock, status: int, cls: type[SourceError]
@@ -445,8 +448,7 @@ def test_debug_log_line_has_method_url_status_elapsed(
     mock.get(URL, json={})
     http.get(URL)
     lines = [r.getMessage() for r in caplog.records if r.name == "thsources.http"]
-    assert any(line.startswith(f"GET {URL} -> 200 in ") and line.endswith("s")
-               for line in lines)
+    assert any(line.startswith(f"GET {URL} -> 200 in ") and line.endswith("s") for line in lines)
     assert all(r.levelno == logging.DEBUG for r in caplog.records if r.name == "thsources.http")
     assert "Authorization" not in caplog.text
 

@@ -182,7 +182,10 @@ def test_returns_the_value_and_reports_progress() -> None:
     assert out == "rows"
     assert cancel.calls == 0
     assert [e.state for e in events] == [
-        JobState.QUEUED, JobState.RUNNING, JobState.RUNNING, JobState.DONE
+        JobState.QUEUED,
+        JobState.RUNNING,
+        JobState.RUNNING,
+        JobState.DONE,
     ]
     assert [e.polls for e in events] == [1, 2, 3, 4]
     assert all(e.job_id == "j1" and e.source == "redash" for e in events)
@@ -198,8 +201,13 @@ def test_sleeps_follow_the_schedule_from_submission() -> None:
     started = clock.now - 1.0  # submitted a second before waiting began
     poll = scripted([Pending(JobState.RUNNING)] * 4 + ["done"])
     wait_or_cancel(
-        poll, cancel=Cancel(), deadline=Deadline(60, clock=clock), schedule=schedule,
-        started=started, sleep=clock.sleep, clock=clock,
+        poll,
+        cancel=Cancel(),
+        deadline=Deadline(60, clock=clock),
+        schedule=schedule,
+        started=started,
+        sleep=clock.sleep,
+        clock=clock,
     )
     expected: list[float] = []
     t = 1.0
@@ -215,8 +223,15 @@ def test_new_job_id_from_a_pending_is_reported() -> None:
     clock = FakeClock()
     events: list[Progress] = []
     poll = scripted([Pending(JobState.QUEUED), Pending(JobState.QUEUED, "j2"), "x"])
-    wait_or_cancel(poll, cancel=Cancel(), deadline=Deadline(9, clock=clock), job_id="j1",
-                   progress=events.append, sleep=clock.sleep, clock=clock)
+    wait_or_cancel(
+        poll,
+        cancel=Cancel(),
+        deadline=Deadline(9, clock=clock),
+        job_id="j1",
+        progress=events.append,
+        sleep=clock.sleep,
+        clock=clock,
+    )
     assert [e.job_id for e in events] == ["j1", "j2", "j2"]
 
 
@@ -225,9 +240,13 @@ def test_deadline_cancels_and_raises_query_timeout() -> None:
     cancel = Cancel()
     with pytest.raises(QueryTimeout) as info:
         wait_or_cancel(
-            lambda: Pending(JobState.RUNNING), cancel=cancel,
-            deadline=Deadline(3, clock=clock), job_id="j9", source="redash",
-            sleep=clock.sleep, clock=clock,
+            lambda: Pending(JobState.RUNNING),
+            cancel=cancel,
+            deadline=Deadline(3, clock=clock),
+            job_id="j9",
+            source="redash",
+            sleep=clock.sleep,
+            clock=clock,
         )
     assert cancel.calls == 1
     assert info.value.job_id == "j9"
@@ -240,20 +259,35 @@ def test_deadline_cancels_and_raises_query_timeout() -> None:
 def test_timeout_message_when_the_key_cannot_cancel() -> None:
     clock = FakeClock()
     with pytest.raises(QueryTimeout, match="could not be cancelled"):
-        wait_or_cancel(lambda: Pending(JobState.QUEUED), cancel=Cancel(result=False),
-                       deadline=Deadline(1, clock=clock), sleep=clock.sleep, clock=clock)
+        wait_or_cancel(
+            lambda: Pending(JobState.QUEUED),
+            cancel=Cancel(result=False),
+            deadline=Deadline(1, clock=clock),
+            sleep=clock.sleep,
+            clock=clock,
+        )
 
 
 def test_timeout_still_raised_when_cancel_fails() -> None:
     clock = FakeClock()
     cancel = Cancel(error=SourceUnavailable("boom"))
     with pytest.raises(QueryTimeout, match="cancelling the remote job failed: boom"):
-        wait_or_cancel(lambda: Pending(JobState.QUEUED), cancel=cancel,
-                       deadline=Deadline(1, clock=clock), sleep=clock.sleep, clock=clock)
+        wait_or_cancel(
+            lambda: Pending(JobState.QUEUED),
+            cancel=cancel,
+            deadline=Deadline(1, clock=clock),
+            sleep=clock.sleep,
+            clock=clock,
+        )
     cancel2 = Cancel(error=RuntimeError("x"))
     with pytest.raises(QueryTimeout, match="RuntimeError"):
-        wait_or_cancel(lambda: Pending(JobState.QUEUED), cancel=cancel2,
-                       deadline=Deadline(1, clock=clock), sleep=clock.sleep, clock=clock)
+        wait_or_cancel(
+            lambda: Pending(JobState.QUEUED),
+            cancel=cancel2,
+            deadline=Deadline(1, clock=clock),
+            sleep=clock.sleep,
+            clock=clock,
+        )
 
 
 def test_zero_deadline_cancels_without_polling() -> None:
@@ -266,8 +300,9 @@ def test_zero_deadline_cancels_without_polling() -> None:
         return "never"
 
     with pytest.raises(QueryTimeout):
-        wait_or_cancel(poll, cancel=cancel, deadline=Deadline(0, clock=clock),
-                       sleep=clock.sleep, clock=clock)
+        wait_or_cancel(
+            poll, cancel=cancel, deadline=Deadline(0, clock=clock), sleep=clock.sleep, clock=clock
+        )
     assert polls == []
     assert cancel.calls == 1
 
@@ -277,8 +312,9 @@ def test_keyboard_interrupt_in_poll_cancels_and_propagates() -> None:
     cancel = Cancel()
     poll = scripted([Pending(JobState.RUNNING), KeyboardInterrupt()])
     with pytest.raises(KeyboardInterrupt):
-        wait_or_cancel(poll, cancel=cancel, deadline=Deadline(60, clock=clock),
-                       sleep=clock.sleep, clock=clock)
+        wait_or_cancel(
+            poll, cancel=cancel, deadline=Deadline(60, clock=clock), sleep=clock.sleep, clock=clock
+        )
     assert cancel.calls == 1
 
 
@@ -290,8 +326,13 @@ def test_keyboard_interrupt_in_sleep_cancels_and_propagates() -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        wait_or_cancel(lambda: Pending(JobState.RUNNING), cancel=cancel,
-                       deadline=Deadline(60, clock=clock), sleep=sleep, clock=clock)
+        wait_or_cancel(
+            lambda: Pending(JobState.RUNNING),
+            cancel=cancel,
+            deadline=Deadline(60, clock=clock),
+            sleep=sleep,
+            clock=clock,
+        )
     assert cancel.calls == 1
 
 
@@ -304,8 +345,14 @@ def test_keyboard_interrupt_from_progress_callback_cancels() -> None:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        wait_or_cancel(lambda: Pending(JobState.RUNNING), cancel=cancel, progress=progress,
-                       deadline=Deadline(60, clock=clock), sleep=clock.sleep, clock=clock)
+        wait_or_cancel(
+            lambda: Pending(JobState.RUNNING),
+            cancel=cancel,
+            progress=progress,
+            deadline=Deadline(60, clock=clock),
+            sleep=clock.sleep,
+            clock=clock,
+        )
     assert cancel.calls == 1
 
 
@@ -317,16 +364,22 @@ def test_keyboard_interrupt_even_after_the_deadline_stays_keyboard_interrupt() -
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        wait_or_cancel(poll, cancel=Cancel(), deadline=Deadline(1, clock=clock),
-                       sleep=clock.sleep, clock=clock)
+        wait_or_cancel(
+            poll, cancel=Cancel(), deadline=Deadline(1, clock=clock), sleep=clock.sleep, clock=clock
+        )
 
 
 def test_second_interrupt_during_cancel_is_not_swallowed() -> None:
     clock = FakeClock()
     cancel = Cancel(error=KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
-        wait_or_cancel(scripted([SourceUnavailable("down")]), cancel=cancel,
-                       deadline=Deadline(60, clock=clock), sleep=clock.sleep, clock=clock)
+        wait_or_cancel(
+            scripted([SourceUnavailable("down")]),
+            cancel=cancel,
+            deadline=Deadline(60, clock=clock),
+            sleep=clock.sleep,
+            clock=clock,
+        )
 
 
 @pytest.mark.parametrize("exc", [SourceUnavailable("down"), RuntimeError("bug"), SystemExit(3)])
@@ -334,8 +387,13 @@ def test_other_failures_cancel_and_propagate_unchanged(exc: BaseException) -> No
     clock = FakeClock()
     cancel = Cancel()
     with pytest.raises(type(exc)) as info:
-        wait_or_cancel(scripted([Pending(JobState.QUEUED), exc]), cancel=cancel,
-                       deadline=Deadline(60, clock=clock), sleep=clock.sleep, clock=clock)
+        wait_or_cancel(
+            scripted([Pending(JobState.QUEUED), exc]),
+            cancel=cancel,
+            deadline=Deadline(60, clock=clock),
+            sleep=clock.sleep,
+            clock=clock,
+        )
     assert info.value is exc
     assert cancel.calls == 1
 
@@ -345,8 +403,13 @@ def test_terminal_query_errors_need_no_cancel(exc: QueryError) -> None:
     clock = FakeClock()
     cancel = Cancel()
     with pytest.raises(type(exc)) as info:
-        wait_or_cancel(scripted([exc]), cancel=cancel, deadline=Deadline(60, clock=clock),
-                       sleep=clock.sleep, clock=clock)
+        wait_or_cancel(
+            scripted([exc]),
+            cancel=cancel,
+            deadline=Deadline(60, clock=clock),
+            sleep=clock.sleep,
+            clock=clock,
+        )
     assert info.value is exc
     assert cancel.calls == 0
 
@@ -356,8 +419,13 @@ def test_query_timeout_from_a_request_still_cancels() -> None:
     clock = FakeClock()
     cancel = Cancel()
     with pytest.raises(QueryTimeout, match="cancelled") as info:
-        wait_or_cancel(scripted([QueryTimeout("deadline passed during GET")]), cancel=cancel,
-                       deadline=Deadline(60, clock=clock), sleep=clock.sleep, clock=clock)
+        wait_or_cancel(
+            scripted([QueryTimeout("deadline passed during GET")]),
+            cancel=cancel,
+            deadline=Deadline(60, clock=clock),
+            sleep=clock.sleep,
+            clock=clock,
+        )
     assert cancel.calls == 1
     assert isinstance(info.value.__cause__, QueryTimeout)
 
@@ -371,8 +439,9 @@ def test_failure_after_the_deadline_becomes_query_timeout() -> None:
 
     cancel = Cancel()
     with pytest.raises(QueryTimeout) as info:
-        wait_or_cancel(poll, cancel=cancel, deadline=Deadline(5, clock=clock),
-                       sleep=clock.sleep, clock=clock)
+        wait_or_cancel(
+            poll, cancel=cancel, deadline=Deadline(5, clock=clock), sleep=clock.sleep, clock=clock
+        )
     assert isinstance(info.value.__cause__, SourceUnavailable)
     assert cancel.calls == 1
 
@@ -385,8 +454,14 @@ def test_progress_callback_errors_cancel_and_propagate() -> None:
         raise ValueError("callback bug")
 
     with pytest.raises(ValueError, match="callback bug"):
-        wait_or_cancel(lambda: Pending(JobState.QUEUED), cancel=cancel, progress=progress,
-                       deadline=Deadline(60, clock=clock), sleep=clock.sleep, clock=clock)
+        wait_or_cancel(
+            lambda: Pending(JobState.QUEUED),
+            cancel=cancel,
+            progress=progress,
+            deadline=Deadline(60, clock=clock),
+            sleep=clock.sleep,
+            clock=clock,
+        )
     assert cancel.calls == 1
 
 

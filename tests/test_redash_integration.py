@@ -88,8 +88,14 @@ def emu(tmp_path: Path) -> Iterator[RedashEmulator]:
 
 
 def source(emu: RedashEmulator, **options: Any) -> RedashSource:
-    kwargs: dict[str, Any] = {"url": emu.url, "api_key": KEY, "data_source": "Treeherder",
-                              "poll": POLL, "retry": RETRY, "timeout": WAIT}
+    kwargs: dict[str, Any] = {
+        "url": emu.url,
+        "api_key": KEY,
+        "data_source": "Treeherder",
+        "poll": POLL,
+        "retry": RETRY,
+        "timeout": WAIT,
+    }
     kwargs.update(options)
     src = RedashSource(**kwargs)
     remember(repr(src), src.describe())
@@ -135,8 +141,7 @@ def test_query_end_to_end_over_real_http(src: RedashSource, emu: RedashEmulator)
 
 
 def test_connect_by_kind(emu: RedashEmulator) -> None:
-    with thsources.connect("redash", url=emu.url + "/api/", api_key=KEY,
-                           data_source=1) as s:
+    with thsources.connect("redash", url=emu.url + "/api/", api_key=KEY, data_source=1) as s:
         assert s.query("SELECT 1 AS one").records() == [{"one": 1}]
 
 
@@ -399,9 +404,14 @@ def test_deadline_passing_during_the_post_still_cancels(
 
 
 def test_a_query_key_cannot_cancel(emu: RedashEmulator) -> None:
-    query = emu.add_saved_query(SavedQuery(
-        id=30, name="slow", query=f"SELECT {{{{ n }}}} AS n {SLOW}",
-        parameters=[{"name": "n", "type": "number", "title": "n", "value": 1}]))
+    query = emu.add_saved_query(
+        SavedQuery(
+            id=30,
+            name="slow",
+            query=f"SELECT {{{{ n }}}} AS n {SLOW}",
+            parameters=[{"name": "n", "type": "number", "title": "n", "value": 1}],
+        )
+    )
     assert query.api_key is not None
     with source(emu, api_key=query.api_key, data_source=None) as s:
         with raises(QueryTimeout, match="could not be cancelled"):

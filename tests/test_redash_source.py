@@ -116,16 +116,21 @@ class RecordingSession(requests.Session):
         super().__init__()
         self.sent: list[tuple[str, dict[str, Any]]] = []
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any,
-                **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         self.sent.append((str(method), kwargs))
         return super().request(method, url, *args, **kwargs)
 
 
 def make_source(**options: Any) -> RedashSource:
     kwargs: dict[str, Any] = {
-        "url": BASE, "api_key": KEY, "data_source": "treeherder-pg",
-        "poll": FAST_POLL, "retry": FAST_RETRY, "session": RecordingSession(),
+        "url": BASE,
+        "api_key": KEY,
+        "data_source": "treeherder-pg",
+        "poll": FAST_POLL,
+        "retry": FAST_RETRY,
+        "session": RecordingSession(),
     }
     kwargs.update(options)
     src = RedashSource(**kwargs)
@@ -151,13 +156,24 @@ def add_job_flow(mock: responses.RequestsMock, *polls: Any, result: Any = None) 
             mock.get(f"{BASE}/api/jobs/{JOB_ID}", status=answer, json=body("error_unknown_job"))
         else:
             mock.get(f"{BASE}/api/jobs/{JOB_ID}", json=answer)
-    mock.get(f"{BASE}/api/query_results/270.json",
-             json=body("query_result") if result is None else result)
+    mock.get(
+        f"{BASE}/api/query_results/270.json",
+        json=body("query_result") if result is None else result,
+    )
 
 
 def job(status: Any, rid: Any = None, error: str = "", jid: str = JOB_ID, **extra: Any) -> Any:
-    return {"job": {"id": jid, "updated_at": 0, "status": status, "error": error,
-                    "result": rid, "query_result_id": rid, **extra}}
+    return {
+        "job": {
+            "id": jid,
+            "updated_at": 0,
+            "status": status,
+            "error": error,
+            "result": rid,
+            "query_result_id": rid,
+            **extra,
+        }
+    }
 
 
 def calls(mock: responses.RequestsMock) -> list[tuple[str, str, Any]]:
@@ -166,7 +182,7 @@ def calls(mock: responses.RequestsMock) -> list[tuple[str, str, Any]]:
     for call in mock.calls:
         req = call.request
         url = str(req.url)
-        path = url[len(BASE):]
+        path = url[len(BASE) :]
         data = orjson.loads(req.body) if req.body else None
         out.append((str(req.method), path, data))
     return out
@@ -252,8 +268,12 @@ def test_malformed_key_is_refused_without_quoting_it(key: str) -> None:
 
 @pytest.mark.parametrize(
     ("options", "text"),
-    [({"timeout": "soon"}, "timeout"), ({"timeout": -1}, "non-negative"),
-     ({"dialect": "oracle"}, "dialect"), ({"data_source": True}, "data_source")],
+    [
+        ({"timeout": "soon"}, "timeout"),
+        ({"timeout": -1}, "non-negative"),
+        ({"dialect": "oracle"}, "dialect"),
+        ({"data_source": True}, "data_source"),
+    ],
 )
 def test_bad_options_are_config_errors(options: dict[str, Any], text: str) -> None:
     with raises(ConfigError, match=text):
@@ -268,8 +288,8 @@ def test_options_and_secrets_declared() -> None:
 
 def test_options_from_a_profile_are_parsed() -> None:
     s = RedashSource.from_options(
-        "stmo", {"url": BASE, "api_key": KEY, "data_source": "7", "timeout": "30",
-                 "verify": "false"}
+        "stmo",
+        {"url": BASE, "api_key": KEY, "data_source": "7", "timeout": "30", "verify": "false"},
     )
     assert isinstance(s, RedashSource) and s.name == "stmo"
     assert s.default_timeout == 30.0
@@ -327,8 +347,13 @@ def test_the_only_data_source_is_used_by_default(mock: responses.RequestsMock) -
 
 @pytest.mark.parametrize(
     ("ds_type", "dialect"),
-    [("pg", "postgresql"), ("redshift", "postgresql"), ("mysql", "mysql"),
-     ("rds_mysql", "mysql"), ("bigquery", "bigquery")],
+    [
+        ("pg", "postgresql"),
+        ("redshift", "postgresql"),
+        ("mysql", "mysql"),
+        ("rds_mysql", "mysql"),
+        ("bigquery", "bigquery"),
+    ],
 )
 def test_dialect_from_the_data_source_type(
     mock: responses.RequestsMock, ds_type: str, dialect: str
@@ -346,8 +371,9 @@ def test_unknown_type_binds_as_postgresql_with_a_note(
     s = make_source(data_source="x")
     assert s.dialect == "postgresql"
     assert "clickhouse" in s.describe()["note"]
-    assert any(r.levelno == logging.WARNING and "clickhouse" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        r.levelno == logging.WARNING and "clickhouse" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_dialect_option_overrides(mock: responses.RequestsMock) -> None:
@@ -369,8 +395,11 @@ def test_query_job_answer_exact_requests_and_typed_result(
     check_hygiene(mock, src)
     assert calls(mock) == [
         ("GET", "/api/data_sources", None),
-        ("POST", "/api/query_results",
-         {"data_source_id": 1, "query": sql, "max_age": 0, "parameters": {}}),
+        (
+            "POST",
+            "/api/query_results",
+            {"data_source_id": 1, "query": sql, "max_age": 0, "parameters": {}},
+        ),
         ("GET", f"/api/jobs/{JOB_ID}", None),
         ("GET", f"/api/jobs/{JOB_ID}", None),
         ("GET", f"/api/jobs/{JOB_ID}", None),
@@ -379,9 +408,19 @@ def test_query_job_answer_exact_requests_and_typed_result(
     assert len(res) == 3
     types = {c.name: c.type for c in res.columns}
     assert types == {
-        "id": "integer", "result": "string", "start_time": "datetime", "revision": "string",
-        "fetched": "datetime", "iv": "string", "arr": "json", "js": "json", "num": "float",
-        "flag": "boolean", "d": "date", "slept": "string", "k": "integer",
+        "id": "integer",
+        "result": "string",
+        "start_time": "datetime",
+        "revision": "string",
+        "fetched": "datetime",
+        "iv": "string",
+        "arr": "json",
+        "js": "json",
+        "num": "float",
+        "flag": "boolean",
+        "d": "date",
+        "slept": "string",
+        "k": "integer",
     }
     first = res.records()[0]
     assert first["start_time"] == dt.datetime(2024, 5, 1, 10, 10, tzinfo=dt.UTC)  # naive = UTC
@@ -408,18 +447,18 @@ def test_cache_hit_answer_needs_no_polling(src: RedashSource, mock: responses.Re
     assert job_.id is None
     assert job_.state is JobState.DONE
     res = job_.result()
-    assert calls(mock)[1] == ("POST", "/api/query_results",
-                              {"data_source_id": 1, "query": req["query"], "max_age": 3600,
-                               "parameters": {}})
+    assert calls(mock)[1] == (
+        "POST",
+        "/api/query_results",
+        {"data_source_id": 1, "query": req["query"], "max_age": 3600, "parameters": {}},
+    )
     assert len(mock.calls) == 2
     assert res.meta.cached is True and res.meta.result_id == 270 and res.meta.job_id is None
     assert len(res) == 3
     remember(repr(job_))
 
 
-@pytest.mark.parametrize(
-    ("max_age", "sent"), [(0, 0), (3600, 3600), (1.2, 2), (math.inf, -1)]
-)
+@pytest.mark.parametrize(("max_age", "sent"), [(0, 0), (3600, 3600), (1.2, 2), (math.inf, -1)])
 def test_max_age_is_always_sent_explicitly(
     src: RedashSource, mock: responses.RequestsMock, max_age: float, sent: int
 ) -> None:
@@ -498,12 +537,20 @@ def test_mapping_of_job_statuses() -> None:
         return job_fields({"id": "j", "status": status, "query_result_id": rid}, str)[0]
 
     assert [state(s) for s in (1, 2, 4, 5, 6, 7)] == [
-        JobState.QUEUED, JobState.RUNNING, JobState.FAILED, JobState.CANCELLED,
-        JobState.QUEUED, JobState.QUEUED,
+        JobState.QUEUED,
+        JobState.RUNNING,
+        JobState.FAILED,
+        JobState.CANCELLED,
+        JobState.QUEUED,
+        JobState.QUEUED,
     ]
     assert state(3, 5) is JobState.DONE
     assert [state(s) for s in ("queued", "started", "failed", "canceled", "deferred")] == [
-        JobState.QUEUED, JobState.RUNNING, JobState.FAILED, JobState.CANCELLED, JobState.QUEUED,
+        JobState.QUEUED,
+        JobState.RUNNING,
+        JobState.FAILED,
+        JobState.CANCELLED,
+        JobState.QUEUED,
     ]
     for bad in (0, 9, "weird", None, True):
         with raises(ProtocolError, match="unknown job status"):
@@ -528,8 +575,13 @@ def test_unknown_status_is_a_protocol_error_and_the_job_is_cancelled(
 
 @pytest.mark.parametrize(
     ("value", "literal"),
-    [("O'Brien", "'O''Brien'"), ("x' OR '1'='1", "'x'' OR ''1''=''1'"), (7, "7"),
-     (None, "NULL"), (["a", "b'c"], "('a', 'b''c')")],
+    [
+        ("O'Brien", "'O''Brien'"),
+        ("x' OR '1'='1", "'x'' OR ''1''=''1'"),
+        (7, "7"),
+        (None, "NULL"),
+        (["a", "b'c"], "('a', 'b''c')"),
+    ],
 )
 def test_parameters_are_bound_as_postgresql_literals(
     src: RedashSource, mock: responses.RequestsMock, value: Any, literal: str
@@ -618,7 +670,8 @@ def test_status_4_is_a_query_error_with_the_database_message(
     assert info.value.job_id == JOB_ID
     assert info.value.message == (
         'column "nosuchcol" does not exist\nLINE 1: SELECT nosuchcol ...\n'
-        + " " * len("LINE 1: SELECT ") + "^"
+        + " " * len("LINE 1: SELECT ")
+        + "^"
     )
     assert "Username" not in info.value.message and "Scheduled" not in info.value.message
     assert all(m != "DELETE" for m, _, _ in calls(mock))  # a failed job needs no cancel
@@ -628,10 +681,13 @@ def test_clean_error_keeps_other_messages() -> None:
     assert clean_error("Unknown column 'nosuchcol' in 'SELECT'") == (
         "Unknown column 'nosuchcol' in 'SELECT'"
     )
-    assert clean_error(
-        "syntax error near '/* Username: a, Query ID: adhoc, Queue: q, Job ID: j, "
-        "Query Hash: h, Scheduled: False */ SELEC 1'"
-    ) == "syntax error near 'SELEC 1'"
+    assert (
+        clean_error(
+            "syntax error near '/* Username: a, Query ID: adhoc, Queue: q, Job ID: j, "
+            "Query Hash: h, Scheduled: False */ SELEC 1'"
+        )
+        == "syntax error near 'SELEC 1'"
+    )
 
 
 @pytest.mark.parametrize("text", ["Query cancelled by user.", "Query execution cancelled."])
@@ -768,8 +824,12 @@ def test_transport_failure_while_polling_cancels_the_job(
 ) -> None:
     add_data_sources(mock)
     mock.post(f"{BASE}/api/query_results", json=body("post_query_results_job"))
-    mock.get(f"{BASE}/api/jobs/{JOB_ID}", status=502, body="<html>Bad Gateway</html>",
-             content_type="text/html")
+    mock.get(
+        f"{BASE}/api/jobs/{JOB_ID}",
+        status=502,
+        body="<html>Bad Gateway</html>",
+        content_type="text/html",
+    )
     mock.delete(f"{BASE}/api/jobs/{JOB_ID}", json=None)
     with raises(SourceUnavailable, match="502"):
         src.query("SELECT 1")
@@ -865,29 +925,59 @@ def test_bad_key_on_the_post(src: RedashSource, mock: responses.RequestsMock) ->
 @pytest.mark.parametrize(
     ("status", "answer", "cls", "text"),
     [
-        (403, {"job": {"status": 4, "error":
-               "You do not have permission to run queries with this data source."}},
-         PermissionDenied, "do not have permission"),
+        (
+            403,
+            {
+                "job": {
+                    "status": 4,
+                    "error": "You do not have permission to run queries with this data source.",
+                }
+            },
+            PermissionDenied,
+            "do not have permission",
+        ),
         (401, "error_missing_data_source", NotFound, "Please select data source"),
-        (401, {"job": {"status": 4, "error": "Target data source not available."}},
-         NotFound, "not available"),
+        (
+            401,
+            {"job": {"status": 4, "error": "Target data source not available."}},
+            NotFound,
+            "not available",
+        ),
         (400, "error_mustache", ParameterError, "Missing parameter value for: x"),
-        (400, {"message": "The following parameter values are incompatible with their "
-                          "definitions: push_id"}, ParameterError, "incompatible"),
-        (400, {"job": {"status": 4, "error": "treeherder-pg is paused. Please try later."}},
-         SourceUnavailable, "paused"),
+        (
+            400,
+            {
+                "message": "The following parameter values are incompatible with their "
+                "definitions: push_id"
+            },
+            ParameterError,
+            "incompatible",
+        ),
+        (
+            400,
+            {"job": {"status": 4, "error": "treeherder-pg is paused. Please try later."}},
+            SourceUnavailable,
+            "paused",
+        ),
         (400, {"message": "Bad Request"}, SourceError, "Bad Request"),
         (500, "error_unknown_job", SourceUnavailable, "Internal Server Error"),
         (401, {"message": "Unauthorized"}, AuthenticationError, "Unauthorized"),
     ],
 )
 def test_error_answers_to_the_post(
-    src: RedashSource, mock: responses.RequestsMock, status: int, answer: Any,
-    cls: type[ThsourcesError], text: str,
+    src: RedashSource,
+    mock: responses.RequestsMock,
+    status: int,
+    answer: Any,
+    cls: type[ThsourcesError],
+    text: str,
 ) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", status=status,
-              json=body(answer) if isinstance(answer, str) else answer)
+    mock.post(
+        f"{BASE}/api/query_results",
+        status=status,
+        json=body(answer) if isinstance(answer, str) else answer,
+    )
     with raises(cls, match=text) as info:
         src.query("SELECT 1")
     assert type(info.value) is cls
@@ -900,8 +990,12 @@ def test_html_200_is_a_protocol_error_about_the_url(
 ) -> None:
     add_data_sources(mock)
     spa = sample("error_spa_catch_all")
-    mock.post(f"{BASE}/api/query_results", status=200, content_type=spa["content_type"],
-              body="<!DOCTYPE html><html><head><title>Redash</title></head></html>")
+    mock.post(
+        f"{BASE}/api/query_results",
+        status=200,
+        content_type=spa["content_type"],
+        body="<!DOCTYPE html><html><head><title>Redash</title></head></html>",
+    )
     with raises(ProtocolError, match="URL is probably wrong") as info:
         src.query("SELECT 1")
     assert "text/html" in info.value.message
@@ -925,8 +1019,11 @@ def test_html_200_on_management_calls(src: RedashSource, mock: responses.Request
 
 def test_post_redirect_is_not_followed(src: RedashSource, mock: responses.RequestsMock) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", status=302,
-              headers={"Location": "https://redash.test/login?next=%2Fapi%2Fquery_results"})
+    mock.post(
+        f"{BASE}/api/query_results",
+        status=302,
+        headers={"Location": "https://redash.test/login?next=%2Fapi%2Fquery_results"},
+    )
     with raises(ProtocolError, match="redirected"):
         src.query("SELECT 1")
     assert [m for m, _, _ in calls(mock)] == ["GET", "POST"]
@@ -936,8 +1033,9 @@ def test_502_on_the_post_is_resent_with_a_widened_max_age(
     src: RedashSource, mock: responses.RequestsMock
 ) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", status=502, body="<html>502</html>",
-              content_type="text/html")
+    mock.post(
+        f"{BASE}/api/query_results", status=502, body="<html>502</html>", content_type="text/html"
+    )
     mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
     res = src.query("SELECT 1")
     posts = [b for m, _, b in calls(mock) if m == "POST"]
@@ -949,8 +1047,9 @@ def test_502_html_on_the_post_for_good_is_source_unavailable(
     src: RedashSource, mock: responses.RequestsMock
 ) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", status=502, body="<html>502</html>",
-              content_type="text/html")
+    mock.post(
+        f"{BASE}/api/query_results", status=502, body="<html>502</html>", content_type="text/html"
+    )
     with raises(SourceUnavailable, match="HTML"):
         src.query("SELECT 1")
     assert [m for m, _, _ in calls(mock)].count("POST") == FAST_RETRY.attempts
@@ -960,8 +1059,11 @@ def test_connection_reset_on_the_post_is_resent_with_a_widened_max_age(
     src: RedashSource, mock: responses.RequestsMock
 ) -> None:
     add_data_sources(mock)
-    reset = requests.ConnectionError(urllib3.exceptions.ProtocolError(
-        "Connection aborted.", ConnectionResetError(104, "Connection reset by peer")))
+    reset = requests.ConnectionError(
+        urllib3.exceptions.ProtocolError(
+            "Connection aborted.", ConnectionResetError(104, "Connection reset by peer")
+        )
+    )
     mock.post(f"{BASE}/api/query_results", body=reset)
     mock.post(f"{BASE}/api/query_results", json=body("post_query_results_job"))
     add_job_flow(mock, body("job_status_3"))
@@ -982,9 +1084,7 @@ def test_polls_are_retried_on_gateway_errors_and_resets(
     assert len(res) == 3
 
 
-def test_retry_after_on_a_poll_is_honoured(
-    src: RedashSource, mock: responses.RequestsMock
-) -> None:
+def test_retry_after_on_a_poll_is_honoured(src: RedashSource, mock: responses.RequestsMock) -> None:
     add_data_sources(mock)
     mock.post(f"{BASE}/api/query_results", json=body("post_query_results_job"))
     mock.get(f"{BASE}/api/jobs/{JOB_ID}", status=503, headers={"Retry-After": "0"})
@@ -997,8 +1097,11 @@ def test_missing_result_is_not_found(src: RedashSource, mock: responses.Requests
     add_data_sources(mock)
     mock.post(f"{BASE}/api/query_results", json=body("post_query_results_job"))
     mock.get(f"{BASE}/api/jobs/{JOB_ID}", json=body("job_status_3"))
-    mock.get(f"{BASE}/api/query_results/270.json", status=404, json={
-        "message": "The requested URL was not found on the server."})
+    mock.get(
+        f"{BASE}/api/query_results/270.json",
+        status=404,
+        json={"message": "The requested URL was not found on the server."},
+    )
     mock.delete(f"{BASE}/api/jobs/{JOB_ID}", json=None)
     with raises(NotFound, match="result 270"):
         src.query("SELECT 1")
@@ -1032,24 +1135,37 @@ def test_closed_source_refuses(mock: responses.RequestsMock) -> None:
 
 
 def test_duplicate_columns_and_null_types(src: RedashSource, mock: responses.RequestsMock) -> None:
-    result = {"query_result": {
-        "id": 9, "query_hash": "h", "query": "SELECT 1 AS a, 2 AS a", "data_source_id": 1,
-        "runtime": 0.01, "retrieved_at": "2024-05-01T10:00:00.123+02:00",
-        "data": {"columns": [
-            {"name": "a", "friendly_name": "a", "type": "integer"},
-            {"name": "a1", "friendly_name": "a1", "type": "integer"},
-            {"name": "t", "friendly_name": "t", "type": None},
-            {"name": "at", "friendly_name": "at", "type": "datetime"},
-        ], "rows": [{"a": 1, "a1": 2, "t": "text", "at": "2024-05-01T10:10:00.500"}]},
-    }}
+    result = {
+        "query_result": {
+            "id": 9,
+            "query_hash": "h",
+            "query": "SELECT 1 AS a, 2 AS a",
+            "data_source_id": 1,
+            "runtime": 0.01,
+            "retrieved_at": "2024-05-01T10:00:00.123+02:00",
+            "data": {
+                "columns": [
+                    {"name": "a", "friendly_name": "a", "type": "integer"},
+                    {"name": "a1", "friendly_name": "a1", "type": "integer"},
+                    {"name": "t", "friendly_name": "t", "type": None},
+                    {"name": "at", "friendly_name": "at", "type": "datetime"},
+                ],
+                "rows": [{"a": 1, "a1": 2, "t": "text", "at": "2024-05-01T10:10:00.500"}],
+            },
+        }
+    }
     add_data_sources(mock)
     mock.post(f"{BASE}/api/query_results", json=result)
     res = src.query("SELECT 1 AS a, 2 AS a", max_age=60)
     assert res.column_names == ["a", "a1", "t", "at"]
-    assert res.records() == [{
-        "a": 1, "a1": 2, "t": "text",
-        "at": dt.datetime(2024, 5, 1, 10, 10, 0, 500000, tzinfo=dt.UTC),
-    }]
+    assert res.records() == [
+        {
+            "a": 1,
+            "a1": 2,
+            "t": "text",
+            "at": dt.datetime(2024, 5, 1, 10, 10, 0, 500000, tzinfo=dt.UTC),
+        }
+    ]
     assert res.meta.retrieved_at == dt.datetime(2024, 5, 1, 8, 0, 0, 123000, tzinfo=dt.UTC)
     frame = res.to_pandas()
     assert str(frame["at"].dtype).startswith("datetime64") and "UTC" in str(frame["at"].dtype)
@@ -1057,10 +1173,21 @@ def test_duplicate_columns_and_null_types(src: RedashSource, mock: responses.Req
 
 def test_empty_result_keeps_its_columns(src: RedashSource, mock: responses.RequestsMock) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json={"query_result": {
-        "id": 1, "query": "q", "retrieved_at": "2024-05-01T00:00:00Z", "runtime": 0,
-        "data": {"columns": [{"name": "x", "friendly_name": "x", "type": "integer"}],
-                 "rows": []}}})
+    mock.post(
+        f"{BASE}/api/query_results",
+        json={
+            "query_result": {
+                "id": 1,
+                "query": "q",
+                "retrieved_at": "2024-05-01T00:00:00Z",
+                "runtime": 0,
+                "data": {
+                    "columns": [{"name": "x", "friendly_name": "x", "type": "integer"}],
+                    "rows": [],
+                },
+            }
+        },
+    )
     res = src.query("SELECT 1", max_age=5)
     assert len(res) == 0 and res.column_names == ["x"]
 
@@ -1092,8 +1219,14 @@ def test_one_source_shared_by_threads(src: RedashSource, mock: responses.Request
 # -- saved queries -----------------------------------------------------------------------------
 
 
-def add_saved(mock: responses.RequestsMock, n: int, *, ds_answer: Any = "data_source_1",
-              post: Any = None, qid: int | None = None) -> int:
+def add_saved(
+    mock: responses.RequestsMock,
+    n: int,
+    *,
+    ds_answer: Any = "data_source_1",
+    post: Any = None,
+    qid: int | None = None,
+) -> int:
     definition = body(f"saved_query_{n}")
     qid = definition["id"] if qid is None else qid
     mock.get(f"{BASE}/api/queries/{qid}", json=definition)
@@ -1106,8 +1239,9 @@ def add_saved(mock: responses.RequestsMock, n: int, *, ds_answer: Any = "data_so
         mock.get(f"{BASE}/api/data_sources/{ds_id}", json=answer)
     elif isinstance(ds_answer, int):
         mock.get(f"{BASE}/api/data_sources/{ds_id}", status=ds_answer, json=body("error_bad_key"))
-    mock.post(f"{BASE}/api/queries/{qid}/results",
-              json=job(1, jid="sq-job") if post is None else post)
+    mock.post(
+        f"{BASE}/api/queries/{qid}/results", json=job(1, jid="sq-job") if post is None else post
+    )
     mock.get(f"{BASE}/api/queries/{qid}/jobs/sq-job", json=job(2, jid="sq-job"))
     mock.get(f"{BASE}/api/queries/{qid}/jobs/sq-job", json=job(3, 50, jid="sq-job"))
     mock.get(f"{BASE}/api/queries/{qid}/results/50.json", json=body("query_result"))
@@ -1129,8 +1263,11 @@ def test_run_saved_exact_requests(src: RedashSource, mock: responses.RequestsMoc
     assert calls(mock) == [
         ("GET", "/api/queries/1", None),
         ("GET", "/api/data_sources/1", None),
-        ("POST", "/api/queries/1/results", {"parameters": {"repo": "mozilla-central"},
-                                            "max_age": 0}),
+        (
+            "POST",
+            "/api/queries/1/results",
+            {"parameters": {"repo": "mozilla-central"}, "max_age": 0},
+        ),
         ("GET", "/api/queries/1/jobs/sq-job", None),
         ("GET", "/api/queries/1/jobs/sq-job", None),
         ("GET", "/api/queries/1/results/50.json", None),
@@ -1179,8 +1316,9 @@ def test_saved_backslash_needs_a_known_dialect(
 
 
 @pytest.mark.parametrize(("value", "sent"), [(3, 3), ("3", 3), (2.5, 2.5), ("1e3", 1000)])
-def test_saved_numbers(src: RedashSource, mock: responses.RequestsMock, value: Any,
-                       sent: Any) -> None:
+def test_saved_numbers(
+    src: RedashSource, mock: responses.RequestsMock, value: Any, sent: Any
+) -> None:
     add_saved(mock, 2)
     src.run_saved(2, {"push_id": value})
     assert posted_parameters(mock) == {"push_id": sent}
@@ -1222,15 +1360,23 @@ def test_saved_enum_and_date_range(src: RedashSource, mock: responses.RequestsMo
     ("period", "sent"),
     [
         (None, {"start": "2024-05-01", "end": "2024-05-02"}),  # the stored default
-        ({"start": dt.date(2024, 1, 2), "end": "2024-01-05"},
-         {"start": "2024-01-02", "end": "2024-01-05"}),
-        ((dt.datetime(2024, 1, 2, 23, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
-          "2024-01-05T10:00"), {"start": "2024-01-03", "end": "2024-01-05"}),
+        (
+            {"start": dt.date(2024, 1, 2), "end": "2024-01-05"},
+            {"start": "2024-01-02", "end": "2024-01-05"},
+        ),
+        (
+            (
+                dt.datetime(2024, 1, 2, 23, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+                "2024-01-05T10:00",
+            ),
+            {"start": "2024-01-03", "end": "2024-01-05"},
+        ),
         ("2024-02-01--2024-02-03", {"start": "2024-02-01", "end": "2024-02-03"}),
     ],
 )
-def test_saved_date_ranges(src: RedashSource, mock: responses.RequestsMock, period: Any,
-                           sent: dict[str, str]) -> None:
+def test_saved_date_ranges(
+    src: RedashSource, mock: responses.RequestsMock, period: Any, sent: dict[str, str]
+) -> None:
     add_saved(mock, 4)
     src.run_saved(4, {} if period is None else {"period": period})
     assert posted_parameters(mock) == {"period": sent}
@@ -1248,9 +1394,14 @@ def test_saved_relative_date_range_becomes_concrete(
 
 
 def test_saved_query_not_found(src: RedashSource, mock: responses.RequestsMock) -> None:
-    mock.get(f"{BASE}/api/queries/99", status=404, json={
-        "message": "The requested URL was not found on the server. If you entered the URL "
-                   "manually please check your spelling and try again."})
+    mock.get(
+        f"{BASE}/api/queries/99",
+        status=404,
+        json={
+            "message": "The requested URL was not found on the server. If you entered the URL "
+            "manually please check your spelling and try again."
+        },
+    )
     with raises(NotFound, match="queries/99"):
         src.run_saved(99)
 
@@ -1266,17 +1417,39 @@ def test_saved_query_id_from_a_url(src: RedashSource, mock: responses.RequestsMo
 @pytest.mark.parametrize(
     ("answer", "cls", "text"),
     [
-        ({"message": "The following parameter values are incompatible with their definitions: "
-                     "repo"}, ParameterError, "incompatible"),
-        ({"job": {"status": 4, "error": "Missing parameter value for: repo"}},
-         ParameterError, "Missing parameter"),
-        ({"job": {"status": 4, "error": "This query contains potentially unsafe parameters and "
-                  "cannot be executed on a shared dashboard or an embedded visualization."}},
-         PermissionDenied, "unsafe parameters"),
+        (
+            {
+                "message": "The following parameter values are incompatible with their "
+                "definitions: repo"
+            },
+            ParameterError,
+            "incompatible",
+        ),
+        (
+            {"job": {"status": 4, "error": "Missing parameter value for: repo"}},
+            ParameterError,
+            "Missing parameter",
+        ),
+        (
+            {
+                "job": {
+                    "status": 4,
+                    "error": "This query contains potentially unsafe parameters and "
+                    "cannot be executed on a shared dashboard or an embedded visualization.",
+                }
+            },
+            PermissionDenied,
+            "unsafe parameters",
+        ),
     ],
 )
-def test_saved_server_refusals(src: RedashSource, mock: responses.RequestsMock, answer: Any,
-                               cls: type[ThsourcesError], text: str) -> None:
+def test_saved_server_refusals(
+    src: RedashSource,
+    mock: responses.RequestsMock,
+    answer: Any,
+    cls: type[ThsourcesError],
+    text: str,
+) -> None:
     definition = body("saved_query_1")
     mock.get(f"{BASE}/api/queries/1", json=definition)
     mock.get(f"{BASE}/api/data_sources/1", json=body("data_source_1"))
@@ -1288,8 +1461,12 @@ def test_saved_server_refusals(src: RedashSource, mock: responses.RequestsMock, 
 
 def test_saved_cached_answer(src: RedashSource, mock: responses.RequestsMock) -> None:
     cached = body("post_query_results_cache_hit")
-    restricted = {"query_result": {"data": cached["query_result"]["data"],
-                                   "retrieved_at": cached["query_result"]["retrieved_at"]}}
+    restricted = {
+        "query_result": {
+            "data": cached["query_result"]["data"],
+            "retrieved_at": cached["query_result"]["retrieved_at"],
+        }
+    }
     add_saved(mock, 2, post=restricted)  # what a query API key gets: data and retrieved_at only
     res = src.run_saved(2, {"push_id": 1}, max_age=600)
     assert res.meta.cached is True and res.meta.result_id is None
@@ -1317,11 +1494,14 @@ def test_saved_parameters_are_listed(src: RedashSource, mock: responses.Requests
 def test_query_dropdown_values_are_checked(src: RedashSource, mock: responses.RequestsMock) -> None:
     definition = body("saved_query_1")
     definition["options"]["parameters"] = [
-        {"name": "repo", "type": "query", "title": "repo", "queryId": 6, "value": "autoland"}]
+        {"name": "repo", "type": "query", "title": "repo", "queryId": 6, "value": "autoland"}
+    ]
     mock.get(f"{BASE}/api/queries/1", json=definition)
     mock.get(f"{BASE}/api/data_sources/1", json=body("data_source_1"))
-    mock.get(f"{BASE}/api/queries/1/dropdowns/6",
-             json=[{"name": "autoland", "value": "autoland"}, {"name": "mc", "value": "m-c"}])
+    mock.get(
+        f"{BASE}/api/queries/1/dropdowns/6",
+        json=[{"name": "autoland", "value": "autoland"}, {"name": "mc", "value": "m-c"}],
+    )
     with raises(ParameterError, match="not among the options"):
         src.run_saved(1, {"repo": "try"})
     mock.post(f"{BASE}/api/queries/1/results", json=body("post_query_results_cache_hit"))
@@ -1334,7 +1514,8 @@ def test_query_dropdown_unreadable_is_left_to_the_server(
 ) -> None:
     definition = body("saved_query_1")
     definition["options"]["parameters"] = [
-        {"name": "repo", "type": "query", "title": "repo", "queryId": 6, "value": "autoland"}]
+        {"name": "repo", "type": "query", "title": "repo", "queryId": 6, "value": "autoland"}
+    ]
     mock.get(f"{BASE}/api/queries/1", json=definition)
     mock.get(f"{BASE}/api/data_sources/1", json=body("data_source_1"))
     mock.get(f"{BASE}/api/queries/1/dropdowns/6", body="<html></html>", content_type="text/html")
@@ -1378,9 +1559,13 @@ def test_relative_date_ranges(preset: str, start: str, end: str) -> None:
 
 def test_relative_ranges_with_times() -> None:
     assert one("datetime-range", "d_last_hour") == {
-        "start": "2024-03-31 14:45", "end": "2024-03-31 15:45"}
+        "start": "2024-03-31 14:45",
+        "end": "2024-03-31 15:45",
+    }
     assert one("datetime-range-with-seconds", "d_last_7_days") == {
-        "start": "2024-03-24 00:00:00", "end": "2024-03-31 23:59:59"}
+        "start": "2024-03-24 00:00:00",
+        "end": "2024-03-31 23:59:59",
+    }
     assert one("datetime-range", "d_last_24_hours")["start"] == "2024-03-30 15:45"
     assert one("datetime-range", "d_last_8_hours")["start"] == "2024-03-31 07:45"
     dates, ranges = relative_dates()
@@ -1445,8 +1630,17 @@ def test_template_contexts() -> None:
         "/* {{ f }} */ $$ {{ g }} $$ {{ h.start }} {{{ i }}} {{#s}}{{/s}}"
     )
     ctx = template_contexts(template, "postgresql")
-    assert ctx == {"a": {"'"}, "b": {'"'}, "c": {"sql"}, "d": {"'"}, "e": {"--"},
-                   "f": {"/*"}, "g": {"$"}, "h.start": {"sql"}, "i": {"sql"}}
+    assert ctx == {
+        "a": {"'"},
+        "b": {'"'},
+        "c": {"sql"},
+        "d": {"'"},
+        "e": {"--"},
+        "f": {"/*"},
+        "g": {"$"},
+        "h.start": {"sql"},
+        "i": {"sql"},
+    }
     mysql = template_contexts("SELECT 'a\\' {{ x }}' # {{ y }}", "mysql")
     assert mysql == {"x": {"'"}, "y": {"--"}}
 
@@ -1458,8 +1652,14 @@ def test_unsupported_parameter_type() -> None:
 
 def test_parse_schema_tolerates_odd_entries() -> None:
     assert parse_schema(None) == []
-    schema = parse_schema([{"name": "a"}, "junk", {"type": "text"},
-                           {"name": "b", "type": "enum", "enumOptions": ["x", 1]}])
+    schema = parse_schema(
+        [
+            {"name": "a"},
+            "junk",
+            {"type": "text"},
+            {"name": "b", "type": "enum", "enumOptions": ["x", 1]},
+        ]
+    )
     assert [p.name for p in schema] == ["a", "b"]
     assert schema[0] == ParamDef(name="a", type="text", title="a")
     assert schema[1].enum_options == ("x", "1")
@@ -1543,7 +1743,7 @@ _SAMPLE_TEXT: Final[dict[str, str]] = {
         '3aa93","body":null},"status":200,"content_type":"application/json","body":{"'
         'job":{"id":"4dadb5de-d6dc-4565-8002-89904a03aa93","updated_at":0,"status":4,'
         '"error":"column \\"nosuchcol\\" does not exist\\nLINE 1: ...c00e7dbd83a8872e1d7'
-        '9e, Scheduled: False */ SELECT nosuchcol ...\\n                              '
+        "9e, Scheduled: False */ SELECT nosuchcol ...\\n                              "
         '                               ^\\n","result":null,"query_result_id":null}}}'
     ),
     "job_status_1": (
@@ -1567,14 +1767,14 @@ _SAMPLE_TEXT: Final[dict[str, str]] = {
     "post_query_results_cache_hit": (
         '{"request":{"method":"POST","path":"/api/query_results","body":{"data_source'
         '_id":1,"query":"SELECT j.id, j.result, j.start_time, p.revision, now() AS fe'
-        'tched, interval \'30 minutes\' AS iv, ARRAY[1,2] AS arr, \'{\\"a\\":1}\'::json AS '
-        'js, 1.5::numeric AS num, true AS flag, current_date AS d, pg_sleep(0.6) AS s'
-        'lept, 1795715521369220300 AS k FROM job j JOIN push p ON p.id = j.push_id LI'
+        "tched, interval '30 minutes' AS iv, ARRAY[1,2] AS arr, '{\\\"a\\\":1}'::json AS "
+        "js, 1.5::numeric AS num, true AS flag, current_date AS d, pg_sleep(0.6) AS s"
+        "lept, 1795715521369220300 AS k FROM job j JOIN push p ON p.id = j.push_id LI"
         'MIT 3","max_age":3600}},"status":200,"content_type":"application/json","body'
         '":{"query_result":{"id":270,"query_hash":"5ee1f7a72db96734caad03f2e8c1852a",'
         '"query":"SELECT j.id, j.result, j.start_time, p.revision, now() AS fetched, '
-        'interval \'30 minutes\' AS iv, ARRAY[1,2] AS arr, \'{\\"a\\":1}\'::json AS js, 1.5'
-        '::numeric AS num, true AS flag, current_date AS d, pg_sleep(0.6) AS slept, 1'
+        "interval '30 minutes' AS iv, ARRAY[1,2] AS arr, '{\\\"a\\\":1}'::json AS js, 1.5"
+        "::numeric AS num, true AS flag, current_date AS d, pg_sleep(0.6) AS slept, 1"
         '795715521369220300 AS k FROM job j JOIN push p ON p.id = j.push_id LIMIT 3",'
         '"data":{"columns":[{"name":"id","friendly_name":"id","type":"integer"},{"nam'
         'e":"result","friendly_name":"result","type":"string"},{"name":"start_time","'
@@ -1602,9 +1802,9 @@ _SAMPLE_TEXT: Final[dict[str, str]] = {
     "post_query_results_job": (
         '{"request":{"method":"POST","path":"/api/query_results","body":{"data_source'
         '_id":1,"query":"SELECT j.id, j.result, j.start_time, p.revision, now() AS fe'
-        'tched, interval \'30 minutes\' AS iv, ARRAY[1,2] AS arr, \'{\\"a\\":1}\'::json AS '
-        'js, 1.5::numeric AS num, true AS flag, current_date AS d, pg_sleep(0.6) AS s'
-        'lept, 1795715521369220300 AS k FROM job j JOIN push p ON p.id = j.push_id LI'
+        "tched, interval '30 minutes' AS iv, ARRAY[1,2] AS arr, '{\\\"a\\\":1}'::json AS "
+        "js, 1.5::numeric AS num, true AS flag, current_date AS d, pg_sleep(0.6) AS s"
+        "lept, 1795715521369220300 AS k FROM job j JOIN push p ON p.id = j.push_id LI"
         'MIT 3","max_age":0}},"status":200,"content_type":"application/json","body":{'
         '"job":{"id":"2ba9487a-368a-4460-8e7e-cde3f3a4f150","updated_at":0,"status":1'
         ',"error":"","result":null,"query_result_id":null}}}'
@@ -1614,8 +1814,8 @@ _SAMPLE_TEXT: Final[dict[str, str]] = {
         'tus":200,"content_type":"application/json","body":{"query_result":{"id":270,'
         '"query_hash":"5ee1f7a72db96734caad03f2e8c1852a","query":"SELECT j.id, j.resu'
         "lt, j.start_time, p.revision, now() AS fetched, interval '30 minutes' AS iv,"
-        ' ARRAY[1,2] AS arr, \'{\\"a\\":1}\'::json AS js, 1.5::numeric AS num, true AS fl'
-        'ag, current_date AS d, pg_sleep(0.6) AS slept, 1795715521369220300 AS k FROM'
+        " ARRAY[1,2] AS arr, '{\\\"a\\\":1}'::json AS js, 1.5::numeric AS num, true AS fl"
+        "ag, current_date AS d, pg_sleep(0.6) AS slept, 1795715521369220300 AS k FROM"
         ' job j JOIN push p ON p.id = j.push_id LIMIT 3","data":{"columns":[{"name":"'
         'id","friendly_name":"id","type":"integer"},{"name":"result","friendly_name":'
         '"result","type":"string"},{"name":"start_time","friendly_name":"start_time",'
@@ -1644,7 +1844,7 @@ _SAMPLE_TEXT: Final[dict[str, str]] = {
         '{"request":{"method":"GET","path":"/api/queries/1","body":null},"status":200'
         ',"content_type":"application/json","body":{"id":1,"latest_query_data_id":nul'
         'l,"name":"pushes by repo (text)","description":null,"query":"SELECT p.id, p.'
-        'revision, p.author FROM push p JOIN repository r ON r.id = p.repository_id W'
+        "revision, p.author FROM push p JOIN repository r ON r.id = p.repository_id W"
         'HERE r.name = \'{{ repo }}\' ORDER BY p.id","query_hash":"4af9628fc4ccade1add6'
         'fea72a6cfa2a","schedule":null,"api_key":"<redacted>","is_archived":false,"is'
         '_draft":true,"updated_at":"2026-11-26T17:18:01.451Z","created_at":"2026-11-2'
@@ -1731,7 +1931,7 @@ _SAMPLE_TEXT: Final[dict[str, str]] = {
         'abled_at":null,"is_disabled":false,"active_at":null,"is_invitation_pending":'
         'false,"is_email_verified":true,"auth_type":"<redacted>"},"last_modified_by":'
         '{"id":1,"name":"Admin","email":"admin@example.com","profile_image_url":"http'
-        's://www.gravatar.com/avatar/e64c7d89f26bd1972efa854d13d7dd61?s=40&d=identico'
+        "s://www.gravatar.com/avatar/e64c7d89f26bd1972efa854d13d7dd61?s=40&d=identico"
         'n","groups":[1,2],"updated_at":"2026-11-26T17:19:36.112Z","created_at":"2026'
         '-11-26T17:16:58.260Z","disabled_at":null,"is_disabled":false,"active_at":nul'
         'l,"is_invitation_pending":false,"is_email_verified":true,"auth_type":"<redac'
@@ -1779,7 +1979,7 @@ _SAMPLE_TEXT: Final[dict[str, str]] = {
         '"disabled_at":null,"is_disabled":false,"active_at":null,"is_invitation_pendi'
         'ng":false,"is_email_verified":true,"auth_type":"<redacted>"},"last_modified_'
         'by":{"id":1,"name":"Admin","email":"admin@example.com","profile_image_url":"'
-        'https://www.gravatar.com/avatar/e64c7d89f26bd1972efa854d13d7dd61?s=40&d=iden'
+        "https://www.gravatar.com/avatar/e64c7d89f26bd1972efa854d13d7dd61?s=40&d=iden"
         'ticon","groups":[1,2],"updated_at":"2026-11-26T17:19:36.112Z","created_at":"'
         '2026-11-26T17:16:58.260Z","disabled_at":null,"is_disabled":false,"active_at"'
         ':null,"is_invitation_pending":false,"is_email_verified":true,"auth_type":"<r'

@@ -72,8 +72,9 @@ class Param:
             items = value.split(",") if isinstance(value, str) else value
             if not isinstance(items, list | tuple | set | frozenset):
                 raise self._error(value, f"a list of {base}s (or a comma-separated string)")
-            out = [_coerce_scalar(self, base, v.strip() if isinstance(v, str) else v)
-                   for v in items]
+            out = [
+                _coerce_scalar(self, base, v.strip() if isinstance(v, str) else v) for v in items
+            ]
             if not out:
                 raise self._error(value, f"at least one {base}")
             return out
@@ -128,8 +129,7 @@ def _coerce_scalar(param: Param, base: str, value: Any) -> Any:
         "float": "a number",
         "boolean": "true or false",
         "date": "a date (YYYY-MM-DD)",
-        "datetime": "a datetime (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, UTC unless an offset "
-        "is given)",
+        "datetime": "a datetime (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, UTC unless an offset is given)",
     }[base]
     raise param._error(value, expected)
 
@@ -324,8 +324,10 @@ def describe_params(params: Sequence[Param]) -> str:
             parts.append(f"{p.name}:{p.type} (required)")
         else:
             default = p.default
-            shown = "null" if default is None else (
-                ",".join(map(str, default)) if isinstance(default, list) else str(default)
+            shown = (
+                "null"
+                if default is None
+                else (",".join(map(str, default)) if isinstance(default, list) else str(default))
             )
             parts.append(f"{p.name}:{p.type}={shown}")
     return " ".join(parts)

@@ -237,9 +237,7 @@ def _list_sources(stdout: TextIO) -> None:
             secrets = frozenset(source_class(profile.kind).secret_options())
         except ThsourcesError:
             secrets = frozenset()
-        shown = ", ".join(
-            f"{k}={mask(k, v, secrets)}" for k, v in sorted(profile.options.items())
-        )
+        shown = ", ".join(f"{k}={mask(k, v, secrets)}" for k, v in sorted(profile.options.items()))
         marker = " (default)" if name == "default" else ""
         status = ""
         try:

@@ -34,9 +34,7 @@ UTC = dt.UTC
 def check_type(name: str) -> ColumnType:
     """Return ``name`` as a canonical type, or raise ``ValueError`` naming the valid ones."""
     if name not in CANONICAL_TYPES:
-        raise ValueError(
-            f"unknown column type {name!r}; use one of {', '.join(CANONICAL_TYPES)}"
-        )
+        raise ValueError(f"unknown column type {name!r}; use one of {', '.join(CANONICAL_TYPES)}")
     return name  # type: ignore[return-value]
 
 

@@ -156,8 +156,7 @@ def resolve(
             else f"no config file at {config.path}"
         )
         raise ConfigError(
-            f"no profile or source kind named {name!r} ({where}; kinds: "
-            f"{', '.join(known_kinds())})"
+            f"no profile or source kind named {name!r} ({where}; kinds: {', '.join(known_kinds())})"
         )
     kind = profile.kind if profile else name
     cls = source_class(kind)

@@ -206,9 +206,7 @@ class Redactor:
         forms = {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}
         with self._lock:
             # Longest first, so that a secret containing another is removed whole.
-            self._patterns = tuple(
-                sorted(set(self._patterns) | forms, key=len, reverse=True)
-            )
+            self._patterns = tuple(sorted(set(self._patterns) | forms, key=len, reverse=True))
 
     def __call__(self, text: object) -> str:
         out = text if isinstance(text, str) else str(text)
@@ -361,7 +359,11 @@ class HttpSession:
                 error, may_retry = self._transport_error(exc, method, shown, limits, deadline)
                 log.debug(
                     "%s %s failed after %.3fs (attempt %d): %s",
-                    method, shown, elapsed, attempt, error.message,
+                    method,
+                    shown,
+                    elapsed,
+                    attempt,
+                    error.message,
                 )
                 if not (may_retry and (retryable or _never_sent(exc))):
                     raise error from exc
@@ -376,7 +378,10 @@ class HttpSession:
             elapsed = time.monotonic() - t0
             log.debug(
                 "%s %s -> %d in %.3fs%s",
-                method, self.redactor.url(response.url or url), response.status_code, elapsed,
+                method,
+                self.redactor.url(response.url or url),
+                response.status_code,
+                elapsed,
                 f" (attempt {attempt})" if attempt > 1 else "",
             )
             if response.status_code not in policy.statuses or not retryable:
@@ -387,8 +392,9 @@ class HttpSession:
             wanted = _retry_after(response)
             if wanted is not None:
                 if wanted > policy.max_retry_after:
-                    log.debug("%s %s: Retry-After %.0fs is too long; giving up", method, shown,
-                              wanted)
+                    log.debug(
+                        "%s %s: Retry-After %.0fs is too long; giving up", method, shown, wanted
+                    )
                     return response
                 delay = max(delay, wanted)
             if not self._may_wait(delay, deadline):
@@ -415,7 +421,12 @@ class HttpSession:
     ) -> None:
         log.debug(
             "retrying %s %s in %.2fs (attempt %d of %d) after %s",
-            method, shown, delay, attempt + 1, policy.attempts, self.redactor(why),
+            method,
+            shown,
+            delay,
+            attempt + 1,
+            policy.attempts,
+            self.redactor(why),
         )
         self._sleep(delay)
 
@@ -429,8 +440,13 @@ class HttpSession:
     ) -> tuple[SourceUnavailable, bool]:
         """The error to raise for a failed request, and whether trying again could help."""
         host = urlsplit(shown).netloc or shown
-        if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
-                      | requests.exceptions.InvalidSchema | requests.exceptions.InvalidHeader):
+        if isinstance(
+            exc,
+            requests.exceptions.InvalidURL
+            | requests.exceptions.MissingSchema
+            | requests.exceptions.InvalidSchema
+            | requests.exceptions.InvalidHeader,
+        ):
             # Not chained: an invalid header's message quotes the header, which may be a key.
             raise ConfigError(
                 self.redactor(f"cannot send {method} {shown}: {_reason(exc)}"),
@@ -453,8 +469,9 @@ class HttpSession:
             text, again = f"{host} sent no answer to {method} within {limits.read:g} s", True
         elif isinstance(exc, requests.ConnectionError):
             text, again = f"cannot talk to {host}: {_reason(exc)}", True
-        elif isinstance(exc, requests.exceptions.ChunkedEncodingError
-                        | requests.exceptions.ContentDecodingError):
+        elif isinstance(
+            exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
+        ):
             text, again = f"the answer from {host} was cut short: {_reason(exc)}", True
         else:
             text, again = f"{method} {shown} failed: {_reason(exc)}", False
@@ -532,9 +549,7 @@ class HttpSession:
 def _after_attempts(error: SourceUnavailable, attempts: int) -> SourceUnavailable:
     if attempts <= 1:
         return error
-    return SourceUnavailable(
-        f"{error.message} (after {attempts} attempts)", source=error.source
-    )
+    return SourceUnavailable(f"{error.message} (after {attempts} attempts)", source=error.source)
 
 
 def _never_sent(exc: requests.RequestException) -> bool:

@@ -51,8 +51,7 @@ def check_writable(path: Path) -> None:
         raise ConfigError(f"cannot write output to {path}: it is a directory; name a file")
     if not parent.is_dir():
         raise ConfigError(
-            f"cannot write output to {path}: the directory {parent} does not exist; create it "
-            "first"
+            f"cannot write output to {path}: the directory {parent} does not exist; create it first"
         )
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ConfigError(

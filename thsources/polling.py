@@ -9,6 +9,7 @@ pressed Ctrl-C.
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 import time
@@ -17,17 +18,32 @@ from dataclasses import dataclass, replace
 from typing import Final, TypeVar
 
 from .errors import QueryError, QueryTimeout, ThsourcesError
-from .sources.base import JobState
 
 __all__ = [
     "DEFAULT_POLL",
     "Deadline",
+    "JobState",
     "Pending",
     "PollSchedule",
     "Progress",
     "ProgressCallback",
     "wait_or_cancel",
 ]
+
+
+class JobState(enum.Enum):
+    """One canonical job state; each source translates its own status values into these."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
 
 log = logging.getLogger("thsources.polling")
 

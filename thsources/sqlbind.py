@@ -143,8 +143,10 @@ def literal(value: Any, dialect: str = "postgresql") -> str:
         items = sorted(value, key=repr) if isinstance(value, set | frozenset) else list(value)
         if not items:
             # An empty subquery keeps both IN (false) and NOT IN (true) right, unlike (NULL).
-            empty = "SELECT NULL FROM DUAL WHERE FALSE" if dialect == "mysql" else (
-                "SELECT NULL WHERE FALSE"
+            empty = (
+                "SELECT NULL FROM DUAL WHERE FALSE"
+                if dialect == "mysql"
+                else ("SELECT NULL WHERE FALSE")
             )
             return f"({empty})"
         if any(isinstance(v, list | tuple | set | frozenset) for v in items):
@@ -184,8 +186,11 @@ def bind(
         raise ParameterError(
             "unknown parameter(s): "
             + ", ".join(unused)
-            + (f"; the query uses :{', :'.join(sorted(used))}" if used else
-               "; the query has no :name placeholders")
+            + (
+                f"; the query uses :{', :'.join(sorted(used))}"
+                if used
+                else "; the query has no :name placeholders"
+            )
         )
     if not spans:
         return sql

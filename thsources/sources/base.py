@@ -7,7 +7,6 @@ so callers never need to know which kind answered.
 
 from __future__ import annotations
 
-import enum
 import importlib
 import threading
 from abc import ABC, abstractmethod
@@ -15,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final, TypeVar
 
 from ..errors import ConfigError, QueryCancelled
+from ..polling import Deadline, JobState
 from ..result import Result
 
 __all__ = [
@@ -40,20 +40,6 @@ _REGISTRY: dict[str, type[Source]] = {}
 _LOCK = threading.Lock()
 
 S = TypeVar("S", bound="type[Source]")
-
-
-class JobState(enum.Enum):
-    """One canonical job state; each source translates its own status values into these."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def finished(self) -> bool:
-        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
 
 
 class Job(ABC):
@@ -145,8 +131,9 @@ class Source(ABC):
         timeout: float | None = None,
     ) -> Result:
         """Run a query to the end (or the deadline) and return its result."""
-        deadline = DEFAULT_TIMEOUT if timeout is None else timeout
-        return self.submit(sql, params, max_age=max_age, timeout=deadline).result(deadline)
+        deadline = Deadline(DEFAULT_TIMEOUT if timeout is None else timeout)
+        job = self.submit(sql, params, max_age=max_age, timeout=deadline.remaining())
+        return job.result(deadline.remaining())
 
     def describe(self) -> dict[str, Any]:
         """What this source is, for listings: no secrets."""

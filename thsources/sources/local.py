@@ -143,9 +143,12 @@ class LocalSource(Source):
 
     def tables(self) -> list[str]:
         """The tables in the database, for discovery."""
-        return [r["table_name"] for r in self.query(
-            "SELECT table_name FROM information_schema.tables ORDER BY table_name"
-        ).records()]
+        return [
+            r["table_name"]
+            for r in self.query(
+                "SELECT table_name FROM information_schema.tables ORDER BY table_name"
+            ).records()
+        ]
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()

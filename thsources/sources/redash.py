@@ -435,8 +435,9 @@ class RedashSource(Source):
         sql: str,
         qid: int | None,
     ) -> RedashJob:
-        job = RedashJob(self, url=url, body=body, deadline=deadline, progress=progress, sql=sql,
-                        qid=qid)
+        job = RedashJob(
+            self, url=url, body=body, deadline=deadline, progress=progress, sql=sql, qid=qid
+        )
         try:
             job._submit(deadline)
         except BaseException:
@@ -817,12 +818,16 @@ class RedashJob(Job):
             # with the result itself instead.
             log.debug("result %s is not readable with this key; re-posting for it", rid)
             answer = src._post(
-                self._url, widened(self._body, self._submitted_wall), deadline,
+                self._url,
+                widened(self._body, self._submitted_wall),
+                deadline,
                 self._submitted_wall,
             )
             outcome = self._take(answer, deadline=deadline, cached=False, rid=rid)
-            return outcome.result if isinstance(outcome, _Ready) and outcome.result else (
-                Pending(JobState.RUNNING, self.id)
+            return (
+                outcome.result
+                if isinstance(outcome, _Ready) and outcome.result
+                else (Pending(JobState.RUNNING, self.id))
             )
         if not 200 <= response.status_code < 300:
             raise error_for(src._http, response, what=f"result {rid}", base_url=src.url)
@@ -842,7 +847,8 @@ class RedashJob(Job):
                 job_id=self.id,
             ) from None
         extra: dict[str, Any] = {
-            key: envelope[key] for key in ("data_source_id", "query_hash")
+            key: envelope[key]
+            for key in ("data_source_id", "query_hash")
             if envelope.get(key) is not None
         }
         if self._qid is not None:

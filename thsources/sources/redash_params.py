@@ -94,7 +94,8 @@ def parse_schema(raw: Any) -> list[ParamDef]:
         mvo = item.get("multiValuesOptions")
         multi = (
             MultiValues(
-                str(mvo.get("prefix", "")), str(mvo.get("suffix", "")),
+                str(mvo.get("prefix", "")),
+                str(mvo.get("suffix", "")),
                 str(mvo.get("separator", ",")),
             )
             if isinstance(mvo, dict)
@@ -274,10 +275,13 @@ def _hours(n: int) -> Callable[[dt.datetime], tuple[dt.datetime, dt.datetime]]:
 _RANGES: Final[dict[str, Callable[[dt.datetime], tuple[dt.datetime, dt.datetime]]]] = {
     "today": lambda now: (_start_of_day(now), _end_of_day(now)),
     "yesterday": lambda now: (
-        _start_of_day(now - dt.timedelta(days=1)), _end_of_day(now - dt.timedelta(days=1))
+        _start_of_day(now - dt.timedelta(days=1)),
+        _end_of_day(now - dt.timedelta(days=1)),
     ),
-    "this_week": lambda now: (_start_of_week(now), _end_of_day(_start_of_week(now)
-                                                               + dt.timedelta(days=6))),
+    "this_week": lambda now: (
+        _start_of_week(now),
+        _end_of_day(_start_of_week(now) + dt.timedelta(days=6)),
+    ),
     "this_month": _month_range,
     "this_year": _year_range,
     "last_week": lambda now: (
@@ -384,8 +388,9 @@ def _number_value(p: ParamDef, value: Any) -> int | float:
         number = float(value)
     elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
         return int(value)
-    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*",
-                                                 value):
+    elif isinstance(value, str) and re.fullmatch(
+        r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", value
+    ):
         number = float(value)
     else:
         raise ParameterError(f"parameter {p.name!r} is a number, not {value!r}")
@@ -394,9 +399,7 @@ def _number_value(p: ParamDef, value: Any) -> int | float:
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
-def _choice_values(
-    p: ParamDef, value: Any, options: Iterable[str] | None
-) -> str | list[str]:
+def _choice_values(p: ParamDef, value: Any, options: Iterable[str] | None) -> str | list[str]:
     allowed = None if options is None else list(options)
     if isinstance(value, list | tuple | set | frozenset):
         if p.multi is None:
@@ -409,11 +412,11 @@ def _choice_values(
     if allowed is not None:
         bad = [v for v in values if v not in allowed]
         if bad:
-            shown = ", ".join(repr(o) for o in allowed[:20]) + (", ..." if len(allowed) > 20
-                                                                  else "")
+            shown = ", ".join(repr(o) for o in allowed[:20]) + (
+                ", ..." if len(allowed) > 20 else ""
+            )
             raise ParameterError(
-                f"parameter {p.name!r}: {', '.join(map(repr, bad))} not among the options "
-                f"({shown})"
+                f"parameter {p.name!r}: {', '.join(map(repr, bad))} not among the options ({shown})"
             )
     return values if p.multi is not None else values[0]
 

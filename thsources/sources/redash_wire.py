@@ -137,7 +137,7 @@ def clean_error(text: str) -> str:
         if m and tail:
             prefix = m.group(1)
             removed = tail.end() - len(prefix)
-            out.append(prefix + line[tail.end():])
+            out.append(prefix + line[tail.end() :])
             nxt = lines[i + 1] if i + 1 < len(lines) else ""
             if nxt.strip() == "^":
                 out.append(" " * max(len(prefix), nxt.index("^") - removed) + "^")
@@ -218,7 +218,7 @@ def error_for(
     text = redact(job_error or message or "")
     if status == 404 and text.startswith(LOGIN_TEXT):
         return AuthenticationError(
-            f"Redash refused the API key (HTTP 404 \"{text}\"): check api_key; a query API "
+            f'Redash refused the API key (HTTP 404 "{text}"): check api_key; a query API '
             "key only works for run_saved() of its own query",
             source=source,
             status_code=status,
