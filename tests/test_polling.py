@@ -117,11 +117,12 @@ def test_zero_deadline_is_already_expired() -> None:
 def test_schedule_starts_short_grows_and_is_capped() -> None:
     s = PollSchedule()
     assert s.interval(0) == pytest.approx(0.02)  # tens of milliseconds at first
-    assert s.interval(0.1) == pytest.approx(0.02)
-    assert s.interval(1.0) == pytest.approx(0.1)
-    assert s.interval(5.0) == pytest.approx(0.5)
-    assert s.interval(20.0) == pytest.approx(2.0)
-    assert s.interval(3600.0) == pytest.approx(2.0)
+    assert s.interval(0.1) == pytest.approx(0.044)  # 0.03 + 0.14 * 0.1
+    assert s.interval(0.05) == pytest.approx(0.035)  # the ramp: 0.02 + 0.3 * 0.05
+    assert s.interval(1.0) == pytest.approx(0.17)
+    assert s.interval(5.0) == pytest.approx(0.73)
+    assert s.interval(20.0) == pytest.approx(2.83)
+    assert s.interval(3600.0) == pytest.approx(5.0)
     assert s == DEFAULT_POLL
 
 
@@ -131,7 +132,7 @@ def test_schedule_is_an_immutable_value() -> None:
         s.cap = 5  # type: ignore[misc]
     t = s.with_cap(5.0).with_first(0.01).with_factor(0.2)
     assert (t.first, t.factor, t.cap) == (0.01, 0.2, 5.0)
-    assert (s.first, s.factor, s.cap) == (0.02, 0.1, 2.0)
+    assert (s.first, s.factor, s.cap) == (0.02, 0.14, 5.0)
     assert hash(s) == hash(PollSchedule())
 
 
@@ -197,7 +198,7 @@ def test_returns_the_value_and_reports_progress() -> None:
 
 def test_sleeps_follow_the_schedule_from_submission() -> None:
     clock = FakeClock()
-    schedule = PollSchedule(first=0.05, factor=0.5, cap=1.0)
+    schedule = PollSchedule(first=0.05, ramp=10.0, factor=0.5, slack=0.0, cap=1.0)
     started = clock.now - 1.0  # submitted a second before waiting began
     poll = scripted([Pending(JobState.RUNNING)] * 4 + ["done"])
     wait_or_cancel(
