@@ -172,3 +172,10 @@ def test_import_thsources_does_not_load_heavy_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_fraction_is_refused_in_an_integer_column_not_truncated() -> None:
+    with pytest.raises(ValueError, match="1.5 is not a whole number"):
+        Result.from_columns([Column("n", "integer")], [[1, 1.5]])
+    res = Result.from_columns([Column("n", "integer")], [[1, 2.0, None, "3"]])
+    assert res.column("n") == [1, 2, None, 3]

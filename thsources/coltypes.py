@@ -96,6 +96,15 @@ def _json_text(value: Any) -> str | None:
     return orjson.dumps(value, default=str).decode()
 
 
+def _whole(value: Any) -> int | None:
+    """An integer column's value; a fraction is refused, never truncated."""
+    if value is None:
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{value!r} is not a whole number, so it cannot be an integer")
+    return int(value)
+
+
 def _interval_text(value: Any) -> str | None:
     if value is None:
         return None
@@ -139,8 +148,14 @@ def _cast_string_column(arr: pa.Array, ctype: str) -> pa.Array | None:
             return arr.cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
-    # Naive strings are UTC wall time; strings with an offset are converted.
-    for via in (pa.timestamp("us"), target):
+    # Naive strings are UTC wall time; strings with an offset are converted. A failing cast
+    # costs as much as a whole parse, so a sample of the column picks which to try first.
+    order = [pa.timestamp("us"), target]
+    try:
+        arr.slice(0, 64).cast(pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        order.reverse()
+    for via in order:
         try:
             return arr.cast(via).cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -197,10 +212,14 @@ def to_arrow_array(values: Sequence[Any] | pa.Array | pa.ChunkedArray, ctype: st
     if ctype == "float":
         return pa.array([None if v is None else float(v) for v in seq], type=target)
     if ctype == "integer":
+        # pa.array(seq, type=int64) truncates 1.5 to 1 silently: infer, then cast safely.
         try:
-            return pa.array(seq, type=target)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            return pa.array([None if v is None else int(v) for v in seq], type=target)
+            inferred = pa.array(seq)
+            if pa.types.is_integer(inferred.type) or pa.types.is_null(inferred.type):
+                return inferred.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+        return pa.array([_whole(v) for v in seq], type=target)
     if ctype == "boolean":
         return pa.array([None if v is None else bool(v) for v in seq], type=target)
     raise ValueError(f"unknown column type {ctype!r}")
