@@ -110,23 +110,18 @@ def decode_query_result(body: bytes, *, fast: bool = True) -> tuple[dict[str, An
     the values (see :func:`infer_type`). Naive datetimes are UTC, offsets are converted.
     ``fast=False`` forces the safe path (same answer; for comparisons and benchmarks).
     """
-    located = locate_array(body, REDASH_ROWS_PATH, check=_has_redash_columns) if fast else None
-    if not fast:
-        STATS._record("fallback", "forced: fast=False")
-    elif located is not None:
-        envelope, span = located
+    attempt = _try_fast(
+        body,
+        REDASH_ROWS_PATH,
+        fast,
+        lambda envelope: _redash_columns(envelope["query_result"]["data"]["columns"]),
+        check=_has_redash_columns,
+    )
+    if attempt is not None:
+        envelope, columns, table = attempt
         qr = envelope["query_result"]
-        columns = _redash_columns(qr["data"]["columns"])
-        try:
-            table = _fast_table(body, span, columns)
-        except _Fallback as exc:
-            STATS._record("fallback", str(exc))
-        else:
-            STATS._record("fast")
-            del qr["data"]["rows"]
-            return qr, _result(table, columns, qr)
-    else:
-        STATS._record("fallback", "locate: no query_result.data.rows array found in the bytes")
+        del qr["data"]["rows"]
+        return qr, _result(table, columns, qr)
     doc = _loads(body)
     qr = doc.get("query_result") if isinstance(doc, dict) else None
     if not isinstance(qr, dict) or not isinstance(qr.get("data"), dict):
@@ -153,20 +148,9 @@ def decode_rows(
     ``path=("data",)``. Returns the document without the rows (``None`` in their place) and
     the table; ``fast=False`` forces the safe path.
     """
-    located = locate_array(body, path) if fast else None
-    if not fast:
-        STATS._record("fallback", "forced: fast=False")
-    elif located is not None:
-        envelope, span = located
-        try:
-            table = _fast_table(body, span, columns)
-        except _Fallback as exc:
-            STATS._record("fallback", str(exc))
-        else:
-            STATS._record("fast")
-            return envelope, table
-    else:
-        STATS._record("fallback", f"locate: no array at {'.'.join(path)} found in the bytes")
+    attempt = _try_fast(body, path, fast, lambda _: list(columns))
+    if attempt is not None:
+        return attempt[0], attempt[2]
     doc = _loads(body)
     node = doc
     for key in path[:-1]:
@@ -176,6 +160,33 @@ def decode_rows(
     rows = node[path[-1]]
     node[path[-1]] = None
     return doc, _table_from_rows(rows, columns)
+
+
+def _try_fast(
+    body: bytes,
+    path: Sequence[str],
+    fast: bool,
+    columns_of: Callable[[Any], list[ColumnSpec]],
+    check: Callable[[Any], bool] | None = None,
+) -> tuple[Any, list[ColumnSpec], pa.Table] | None:
+    """The fast path over the rows array at ``path``: (envelope, columns, table), or None
+    (with the reason recorded in ``STATS``) when the safe path must decide."""
+    if not fast:
+        STATS._record("fallback", "forced: fast=False")
+        return None
+    located = locate_array(body, path, check=check)
+    if located is None:
+        STATS._record("fallback", f"locate: no {'.'.join(path)} array found in the bytes")
+        return None
+    envelope, span = located
+    columns = columns_of(envelope)
+    try:
+        table = _fast_table(body, span, columns)
+    except _Fallback as exc:
+        STATS._record("fallback", str(exc))
+        return None
+    STATS._record("fast")
+    return envelope, columns, table
 
 
 def rows_to_table(
