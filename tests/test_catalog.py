@@ -219,3 +219,19 @@ def test_queries_are_installed_by_a_plain_pip_install(tmp_path: Path) -> None:
         check=True,
     )
     assert out.stdout.split() == SHIPPED
+
+
+def test_queries_are_found_from_a_source_checkout(tmp_path: Path) -> None:
+    """`python -m thsources` in the repository imports the package from the checkout, where
+    thsources._queries is not a package: the top-level queries/ serves instead."""
+    root = Path(__file__).resolve().parents[1]
+    code = (
+        "import sys; sys.modules['thsources._queries'] = None; "
+        "import thsources.catalog as c; print(' '.join(q.name for q in c.list_queries()))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "THSOURCES_QUERIES_PATH"}
+    env["PYTHONPATH"] = str(root)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root, check=True
+    )
+    assert out.stdout.split() == SHIPPED

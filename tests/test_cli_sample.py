@@ -12,12 +12,14 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def thsources(*argv: str, config: Path) -> subprocess.CompletedProcess[str]:
+    """The installed command, run from outside the checkout as a user would."""
     env = {**os.environ, "THSOURCES_CONFIG": str(config)}
     return subprocess.run(
         [sys.executable, "-m", "thsources", *argv],
         capture_output=True,
         text=True,
         env=env,
+        cwd=config.parent,
         timeout=120,
     )
 

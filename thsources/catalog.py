@@ -161,9 +161,17 @@ def _query_roots() -> list[Path]:
     roots: list[Path] = []
     extra = os.environ.get(QUERIES_PATH_ENV, "")
     roots.extend(Path(p).expanduser() for p in extra.split(os.pathsep) if p)
-    shipped = resources.files("thsources._queries")
-    roots.append(Path(str(shipped)))
+    roots.append(_shipped_root())
     return roots
+
+
+def _shipped_root() -> Path:
+    """The installed ``thsources._queries``, or ``queries/`` of a source checkout on sys.path
+    (``python -m thsources`` run from the repository imports the package from there)."""
+    try:
+        return Path(str(resources.files("thsources._queries")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "queries"
 
 
 def _parse(folder: Path) -> NamedQuery:
