@@ -77,6 +77,16 @@ def test_saved_query_with_parameters(profile: str, emu: RedashEmulator) -> None:
     assert posted[-1].json["parameters"] == {"repo": "autoland"}
 
 
+def test_saved_query_multi_value_enum_from_a_comma_list(profile: str, emu: RedashEmulator) -> None:
+    code, out, err = run_cli(
+        "saved", "7", "-s", profile, "-p", "results=success,busted", "--format", "csv"
+    )
+    assert code == 0, err
+    assert {line.split(",")[2] for line in out.splitlines()[1:]} == {"success", "busted"}
+    posted = [r for r in emu.requests if r.method == "POST" and r.path == "/api/queries/7/results"]
+    assert posted[-1].json["parameters"] == {"results": ["success", "busted"]}
+
+
 def test_saved_query_stored_default_is_applied(profile: str, emu: RedashEmulator) -> None:
     code, _, err = run_cli("saved", "1", "-s", profile)
     assert code == 0, err

@@ -407,6 +407,14 @@ def _choice_values(p: ParamDef, value: Any, options: Iterable[str] | None) -> st
         values = [_choice_text(p, v) for v in value]
         if not values:
             raise ParameterError(f"parameter {p.name!r}: choose at least one value")
+    elif (
+        p.multi is not None
+        and isinstance(value, str)
+        and "," in value
+        and (allowed is None or value not in allowed)
+    ):
+        # The command line gives lists as "a,b" (as it does for named queries).
+        values = [v.strip() for v in value.split(",")]
     else:
         values = [_choice_text(p, value)]
     if allowed is not None:
