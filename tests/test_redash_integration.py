@@ -8,14 +8,13 @@ deadline; no test asserts how long anything took). SQL containing ``-- slow`` is
 from __future__ import annotations
 
 import _thread
-import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
 import pytest
+from secret_watch import SecretWatch
 
 import thsources
 from thsources.errors import (
@@ -27,7 +26,6 @@ from thsources.errors import (
     QueryError,
     QueryTimeout,
     SourceUnavailable,
-    ThsourcesError,
 )
 from thsources.http import RetryPolicy, user_agent
 from thsources.polling import PollSchedule, Progress
@@ -41,35 +39,15 @@ POLL: Final = PollSchedule(first=0.005, factor=0.1, cap=0.05)
 RETRY: Final = RetryPolicy(attempts=4, initial=0.01, maximum=0.05)
 WAIT: Final = 20.0  # the bound on every wait: far above what any step needs
 
-SEEN: list[str] = []
-
-
-def remember(*texts: object) -> None:
-    SEEN.extend(str(t) for t in texts)
-
-
-@contextmanager
-def raises(cls: type[BaseException], match: str | None = None) -> Iterator[Any]:
-    """``pytest.raises`` that also records the exception's text, repr and causes."""
-    with pytest.raises(cls, match=match) as info:
-        yield info
-    exc: BaseException | None = info.value
-    while exc is not None:
-        remember(str(exc), repr(exc))
-        if isinstance(exc, ThsourcesError):
-            remember(exc.message)
-        exc = exc.__cause__ or exc.__context__
+WATCH = SecretWatch(KEY)
+SEEN = WATCH.seen
+remember = WATCH.remember
+raises = WATCH.raises
 
 
 @pytest.fixture(autouse=True)
 def _no_key_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    caplog.set_level(logging.DEBUG)
-    start = len(SEEN)
-    yield
-    logged = [r.getMessage() for r in caplog.records]
-    assert not [line for line in logged if KEY in line]
-    assert not [t for t in SEEN[start:] if KEY in t]
-    SEEN.extend(logged)
+    yield from WATCH.check_logs(caplog)
 
 
 def _duration(sql: str) -> float | None:

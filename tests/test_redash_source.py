@@ -13,7 +13,6 @@ import logging
 import math
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -24,6 +23,7 @@ import responses
 import urllib3.exceptions
 from hypothesis import given
 from hypothesis import strategies as st
+from secret_watch import SecretWatch
 
 import thsources
 from thsources.errors import (
@@ -61,7 +61,10 @@ FAST_POLL: Final = PollSchedule(first=0.001, factor=0.01, cap=0.005)
 FAST_RETRY: Final = RetryPolicy(attempts=3, initial=0.001, maximum=0.002)
 
 # Every exception text and repr the tests produced; checked for the key at the end.
-SEEN: list[str] = []
+WATCH = SecretWatch(KEY, KEY[-6:])
+SEEN = WATCH.seen
+remember = WATCH.remember
+raises = WATCH.raises
 
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "redash-samples"
@@ -77,33 +80,9 @@ def body(name: str) -> Any:
     return sample(name)["body"]
 
 
-def remember(*texts: object) -> None:
-    SEEN.extend(str(t) for t in texts)
-
-
-@contextmanager
-def raises(cls: type[BaseException], match: str | None = None) -> Iterator[Any]:
-    """``pytest.raises`` that also records the exception's text, repr and causes."""
-    with pytest.raises(cls, match=match) as info:
-        yield info
-    exc: BaseException | None = info.value
-    while exc is not None:
-        remember(str(exc), repr(exc))
-        if isinstance(exc, ThsourcesError):
-            remember(exc.message)
-        exc = exc.__cause__ or exc.__context__
-
-
 @pytest.fixture(autouse=True)
 def _no_key_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    caplog.set_level(logging.DEBUG)  # root: thsources.*, urllib3, everything
-    start = len(SEEN)
-    yield
-    logged = [r.getMessage() for r in caplog.records]
-    assert not [line for line in logged if KEY in line or KEY[-6:] in line]
-    assert KEY not in caplog.text
-    assert not [t for t in SEEN[start:] if KEY in t or KEY[-6:] in t]
-    SEEN.extend(logged)
+    yield from WATCH.check_logs(caplog)
 
 
 @pytest.fixture
