@@ -150,13 +150,18 @@ def resolve(
         name = DEFAULT_PROFILE if DEFAULT_PROFILE in config.profiles else "local"
     profile = config.profiles.get(name)
     if profile is None and name not in known_kinds():
+        import difflib
+
+        close = difflib.get_close_matches(name, [*config.profiles, *known_kinds()], n=3)
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
         where = (
             f"profiles in {config.path}: {', '.join(sorted(config.profiles)) or 'none'}"
             if config.exists
             else f"no config file at {config.path}"
         )
         raise ConfigError(
-            f"no profile or source kind named {name!r} ({where}; kinds: {', '.join(known_kinds())})"
+            f"no profile or source kind named {name!r}; {hint}"
+            f"({where}; kinds: {', '.join(known_kinds())})"
         )
     kind = profile.kind if profile else name
     cls = source_class(kind)
