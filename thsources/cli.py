@@ -17,7 +17,7 @@ from typing import Any, Final, TextIO
 
 from . import __version__, connect
 from .catalog import describe_params, get, list_queries, run_named
-from .config import load_config, mask, resolve
+from .config import close_matches, load_config, mask, resolve
 from .errors import ConfigError, NotFound, ParameterError, ThsourcesError, exit_code_for
 from .output import (
     FORMATS,
@@ -325,10 +325,8 @@ def _tables(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Result:
         )
     rows = [r for r in records if r["table_name"] == args.name]
     if not rows:
-        import difflib
-
         names = sorted({r["table_name"] for r in records})
-        close = difflib.get_close_matches(args.name, names, n=3)
+        close = close_matches(args.name, names)
         hint = f"did you mean {', '.join(close)}?" if close else f"tables: {', '.join(names)}"
         raise NotFound(
             f"no table {args.name!r} in source {source.name!r}; {hint}", source=source.name
