@@ -326,3 +326,22 @@ def test_stream_write_flushes() -> None:
     buf = io.BytesIO()
     write_result(RESULT, "csv", stream=buf)
     assert buf.getvalue().decode() == CSV
+
+
+def test_a_proc_fd_link_is_written_through_not_replaced(tmp_path: Path) -> None:
+    """`-o /dev/stdout >> log` must append to the log, not replace it: a link into
+    /proc/self/fd is the descriptor's file, written in place."""
+    log = tmp_path / "log.txt"
+    log.write_text("earlier lines\n")
+    inode = log.stat().st_ino
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+    try:
+        link = tmp_path / "stdout"
+        link.symlink_to(f"/proc/self/fd/{fd}")
+        check_writable(link)
+        write_result(RESULT, "csv", path=link)
+    finally:
+        os.close(fd)
+    assert log.read_text() == "earlier lines\n" + CSV
+    assert log.stat().st_ino == inode
+    assert link.is_symlink()

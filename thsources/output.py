@@ -82,9 +82,21 @@ def _stream_target(path: Path) -> bool:
         return False
     if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISBLK(mode):
         return True
-    # /dev/stdout and /dev/fd/N lead into /proc: replacing what they resolve to would cut
-    # the file away from the descriptor that the caller redirected.
-    return path.is_symlink() and os.path.realpath(path).startswith("/proc/")
+    return _through_proc_fd(path)
+
+
+def _through_proc_fd(path: Path) -> bool:
+    """Whether a symlink chain from ``path`` passes through /proc (``/dev/stdout``,
+    ``/dev/fd/1``): what it ends at is a descriptor someone opened, perhaps to append to a
+    log, so it is written through, never replaced."""
+    hop = path
+    for _ in range(40):  # the kernel's own limit on symlink hops
+        if os.path.realpath(hop.parent).startswith("/proc/"):
+            return True
+        if not hop.is_symlink():
+            return False
+        hop = hop.parent / os.readlink(hop)
+    return False
 
 
 def _replace_target(path: Path) -> Path:
@@ -252,7 +264,8 @@ def _direct(path: Path) -> Iterator[IO[bytes]]:
             with sock.makefile("wb") as stream:
                 yield stream
         return
-    with open(path, "wb") as stream:
+    # Append, never truncate: through /dev/stdout a regular file may be someone's `>> log`.
+    with open(path, "ab") as stream:
         yield stream
 
 
