@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -184,7 +185,17 @@ def test_describe_params() -> None:
 
 def test_queries_are_installed_by_a_plain_pip_install(tmp_path: Path) -> None:
     """A non-editable install carries queries/ as thsources._queries."""
-    root = Path(__file__).resolve().parents[1]
+    # Build from a copy: setuptools writes build/ and *.egg-info/ next to the sources.
+    checkout = Path(__file__).resolve().parents[1]
+    before = sorted(os.listdir(checkout))
+    root = tmp_path / "checkout"
+    shutil.copytree(
+        checkout,
+        root,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "tests"
+        ),
+    )
     target = tmp_path / "site"
     subprocess.run(
         [
@@ -219,6 +230,7 @@ def test_queries_are_installed_by_a_plain_pip_install(tmp_path: Path) -> None:
         check=True,
     )
     assert out.stdout.split() == SHIPPED
+    assert sorted(os.listdir(checkout)) == before  # no build/ nor *.egg-info/ left behind
 
 
 def test_queries_are_found_from_a_source_checkout(tmp_path: Path) -> None:

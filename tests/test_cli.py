@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from thsources.cli import main
+from thsources.sources.base import Job, Source, register
 
 
 class Tty(io.StringIO):
@@ -135,17 +136,25 @@ def test_errors_are_one_line_with_documented_exit_codes(
     assert out == ""
 
 
-def test_unwritable_output_path(tiny: Path, tmp_path: Path) -> None:
+def test_unwritable_output_path(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root may write anywhere (CI runs as root), so the refusal comes from os.access."""
     locked = tmp_path / "locked"
     locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        if os.access(locked, os.W_OK):  # root ignores permissions
-            pytest.skip("running as a user that can write anywhere")
-        code, _, err = run_cli("query", "SELECT 1", "-o", str(locked / "x.csv"))
-        assert code == 2 and "permission denied" in err
-    finally:
-        locked.chmod(0o700)
+    real_access = os.access
+
+    def access(path: object, mode: int, **kw: object) -> bool:
+        return False if Path(str(path)) == locked else real_access(path, mode, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", access)
+    code, out, err = run_cli("query", "SELECT nosuchcol", "-o", str(locked / "x.csv"))
+    assert code == 2, err
+    assert err == (
+        f"thsources: error: cannot write output to {locked / 'x.csv'}: permission denied; "
+        "choose a writable path\n"
+    )
+    assert out == "" and os.listdir(locked) == []
 
 
 def test_output_path_that_is_a_directory(tiny: Path, tmp_path: Path) -> None:
@@ -158,15 +167,53 @@ def test_debug_shows_the_traceback(tiny: Path) -> None:
     assert code == 1 and "Traceback" in err
 
 
-def test_no_default_profile_says_it_uses_the_sample(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+NOTICE = "thsources: no 'default' profile configured; using the embedded local sample"
+
+
+@pytest.fixture
+def no_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     empty = tmp_path / "empty.toml"
     empty.write_text("")
     monkeypatch.setenv("THSOURCES_CONFIG", str(empty))
-    code, _, err = run_cli("query", "SELECT :a", "-p", "b=1")
-    assert code == 2
-    assert err.splitlines()[0].startswith("thsources: no 'default' profile configured")
+    # A cache dir of its own (for the notice's marker) sharing the built sample.
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shared = Path(os.environ["THSOURCES_CACHE_DIR"])
+    for built in shared.glob("*.duckdb"):
+        (cache / built.name).symlink_to(built)
+    monkeypatch.setenv("THSOURCES_CACHE_DIR", str(cache))
+    return cache
+
+
+def test_no_default_profile_notice_is_not_printed_into_a_pipe(no_config: Path) -> None:
+    for _ in range(2):
+        code, _, err = run_cli("query", "SELECT :a", "-p", "b=1")
+        assert code == 2
+        assert NOTICE not in err
+
+
+def test_no_default_profile_notice_once_per_terminal_session(no_config: Path) -> None:
+    seen = []
+    for _ in range(3):
+        err = Tty()
+        code = main(["query", "SELECT 1 AS one"], stdout=io.StringIO(), stderr=err)
+        assert code == 0
+        seen.append(err.getvalue())
+    assert seen[0].startswith(NOTICE)
+    assert [NOTICE in s for s in seen] == [True, False, False]
+    assert [p.parent.name for p in no_config.rglob("fallback-*")] == ["notices"]
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_no_default_profile_notice_always_with_verbose(no_config: Path, where: str) -> None:
+    argv = ["-v", "query", "SELECT 1 AS one"] if where == "before" else ["query", "SELECT 1", "-v"]
+    for _ in range(2):
+        code, _, err = run_cli(*argv)
+        assert code == 0
+        assert err.splitlines() == [
+            NOTICE + " (see `thsources sources`)",
+            "thsources: source 'local' (kind local)",
+        ]
 
 
 def test_sources_lists_profiles_with_secrets_masked(
@@ -184,6 +231,45 @@ def test_sources_lists_profiles_with_secrets_masked(
     assert "bad: kind=nosuchkind" in out and "not usable: unknown source kind" in out
 
 
+SECRET = "sk-FileHeld-0123456789abcdefSECRET"
+PASSWORD = "pw-InUrl-9876zyx"
+
+
+def test_sources_masks_secrets_written_in_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key and a URL password are in the (0600) file itself, so the listing must mask
+    them: nothing else could keep them out of what it prints."""
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[profiles.stmo]\nkind = "redash"\nurl = "https://ann:{PASSWORD}@redash.example/"\n'
+        f'api_key = "{SECRET}"\ndata_source = "Treeherder"\n'
+    )
+    config.chmod(0o600)
+    monkeypatch.setenv("THSOURCES_CONFIG", str(config))
+    code, out, err = run_cli("sources")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1] == (
+        "stmo: kind=redash api_key=(set), data_source=Treeherder, "
+        "url=https://ann:***@redash.example/"
+    )
+    assert SECRET not in out and PASSWORD not in out
+
+
+def test_queries_lists_whole_descriptions() -> None:
+    from thsources.catalog import list_queries
+
+    code, out, _ = run_cli("queries")
+    assert code == 0
+    lines = out.splitlines()
+    for q in list_queries():
+        start = lines.index(q.name) + 1
+        described = q.description.strip().splitlines()
+        assert lines[start : start + len(described)] == [f"    {d}" for d in described]
+        assert lines[start + len(described)].startswith("    params: ")
+    assert any(len(q.description.strip().splitlines()) > 1 for q in list_queries())
+
+
 def test_queries_lists_parameters_with_types_and_defaults() -> None:
     code, out, _ = run_cli("queries")
     assert code == 0
@@ -198,3 +284,192 @@ def test_version() -> None:
     out = io.StringIO()
     code = main(["--version"], stdout=out, stderr=io.StringIO())
     assert code == 0
+
+
+# -- global options, terminal tables, Ctrl-C, tables, unknown suffixes ---------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--debug", "query", "SELEC 1"],
+        ["--debug", "-s", "tiny", "query", "SELEC 1"],
+        ["query", "SELEC 1", "--debug"],
+        ["-s", "tiny", "query", "SELEC 1", "--debug"],
+    ],
+)
+def test_global_options_before_or_after_the_subcommand(tiny: Path, argv: list[str]) -> None:
+    code, _, err = run_cli(*argv)
+    assert code == 1 and "Traceback" in err
+
+
+def test_source_before_the_subcommand_is_used(tiny: Path) -> None:
+    code, _, err = run_cli("-s", "nope", "run", "pushes")
+    assert code == 2 and "no profile or source kind named 'nope'" in err
+    code, out, err = run_cli("-s", "nope", "query", SQL, "-s", "tiny", "--format", "csv")
+    assert code == 0, err  # the one after the subcommand wins
+    assert out.startswith("id,revision,time,meta\n1,abc,")
+
+
+def test_misspelled_profile_gets_did_you_mean(tiny: Path) -> None:
+    code, _, err = run_cli("-s", "tyni", "query", "SELECT 1")
+    assert code == 2
+    assert "no profile or source kind named 'tyni'; did you mean 'tiny'?" in err
+
+
+def test_terminal_table_is_cut_at_100_rows(tiny: Path, tmp_path: Path) -> None:
+    sql = "SELECT range AS n FROM range(150)"
+    out = Tty()
+    code = main(["query", sql], stdout=out, stderr=io.StringIO())
+    assert code == 0
+    lines = out.getvalue().splitlines()
+    assert [line.strip() for line in lines[2:-1]] == [str(n) for n in range(100)]
+    assert lines[-1] == "... 50 more rows (150 in all; use --format csv or -o FILE for every row)"
+    code, piped, _ = run_cli("query", sql)
+    assert piped.splitlines()[-1] == "(150 rows)" and len(piped.splitlines()) == 153
+    target = tmp_path / "all.txt"
+    code = main(["query", sql, "-o", str(target)], stdout=Tty(), stderr=io.StringIO())
+    assert target.read_text().splitlines()[-1] == "(150 rows)"
+
+
+class TtyWithBuffer(io.TextIOWrapper):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_terminal_table_is_cut_on_a_binary_stdout_too(tiny: Path) -> None:
+    raw = io.BytesIO()
+    out = TtyWithBuffer(raw, encoding="utf-8")
+    code = main(["query", "SELECT range AS n FROM range(101)"], stdout=out, stderr=io.StringIO())
+    assert code == 0
+    out.flush()
+    assert raw.getvalue().decode().splitlines()[-1].startswith("... 1 more rows (101 in all")
+
+
+def test_csv_booleans_through_the_command(tiny: Path, tmp_path: Path) -> None:
+    sql = "SELECT true AS t, false AS f, NULL::boolean AS n"
+    code, out, _ = run_cli("query", sql, "--format", "csv")
+    assert (code, out) == (0, "t,f,n\ntrue,false,\n")
+    target = tmp_path / "b.csv"
+    code, _, _ = run_cli("query", sql, "-o", str(target))
+    assert target.read_text() == "t,f,n\ntrue,false,\n"
+
+
+def test_table_floats_readable_csv_full(tiny: Path) -> None:
+    sql = "SELECT 1::double precision / 3 AS third"
+    _, table, _ = run_cli("query", sql)
+    assert table.splitlines()[2].strip() == "0.333333"
+    _, csv_out, _ = run_cli("query", sql, "--format", "csv")
+    assert csv_out == "third\n0.3333333333333333\n"
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".tsv"])
+def test_unknown_output_suffix_is_exit_2_before_the_query(
+    tiny: Path, tmp_path: Path, suffix: str
+) -> None:
+    target = tmp_path / f"out{suffix}"
+    # The SQL would fail (exit 1) if it ran: exit 2 shows it never did.
+    code, out, err = run_cli("query", "SELECT nosuchcol", "-o", str(target))
+    assert code == 2, err
+    assert f"{suffix!r} is not a suffix thsources writes" in err and "--format" in err
+    assert not target.exists() and out == ""
+    code, _, err = run_cli("query", SQL, "-o", str(target), "--format", "csv")
+    assert code == 0, err
+    assert target.read_text().startswith("id,revision,time,meta\n1,abc,")
+
+
+def test_dash_output_is_stdout(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli("query", "SELECT 1 AS one", "-o", "-", "--format", "csv")
+    assert (code, out, err) == (0, "one\n1\n", "")
+    code, out, _ = run_cli("query", "SELECT 1 AS one", "-o", "-")
+    assert out.splitlines()[-1] == "(1 row)"
+    assert not (tmp_path / "-").exists()
+
+
+def test_fifo_output_through_the_command(tiny: Path, tmp_path: Path) -> None:
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+
+    def reader() -> None:
+        with open(fifo, "rb") as f:
+            got.append(f.read())
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    code, _, err = run_cli("query", "SELECT 1 AS one", "-o", str(fifo), "--format", "csv")
+    thread.join(30)
+    assert code == 0, err
+    assert got == [b"one\n1\n"]
+    assert os.listdir(tmp_path) == ["tiny.duckdb", "config.toml", "pipe"] or sorted(
+        os.listdir(tmp_path)
+    ) == ["config.toml", "pipe", "tiny.duckdb"]
+
+
+def test_failed_write_keeps_the_old_file(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The query succeeds and the write fails half-way: the old file must survive whole."""
+    from thsources import output
+
+    target = tmp_path / "out.csv"
+    target.write_text("precious\n")
+    real = output._write
+
+    def half(result: object, fmt: str, stream: io.BufferedIOBase, max_rows: object) -> None:
+        stream.write(b"id,revision\n1,")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output, "_write", half)
+    code, _, err = run_cli("query", SQL, "-o", str(target))
+    assert code == 2
+    assert err == (f"thsources: error: cannot write output to {target}: No space left on device\n")
+    assert target.read_text() == "precious\n"
+    assert sorted(os.listdir(tmp_path)) == ["config.toml", "out.csv", "tiny.duckdb"]
+    monkeypatch.setattr(output, "_write", real)
+
+
+def test_tables_lists_tables_and_one_tables_columns(tiny: Path) -> None:
+    code, out, err = run_cli("tables", "--format", "csv")
+    assert (code, err) == (0, "")
+    assert out == "table_name,columns\npush,5\nrepository,2\n"
+    code, out, _ = run_cli("-s", "tiny", "tables", "push", "--format", "csv")
+    assert code == 0
+    assert out.splitlines() == [
+        "column_name,data_type",
+        "id,INTEGER",
+        "repository_id,INTEGER",
+        "revision,VARCHAR",
+        "time,TIMESTAMP",
+        "meta,JSON",
+    ]
+
+
+def test_tables_unknown_name_is_not_found_with_close_matches(tiny: Path) -> None:
+    code, out, err = run_cli("tables", "pusj")
+    assert code == 4
+    assert err == "thsources: error: no table 'pusj' in source 'default'; did you mean push?\n"
+    assert out == ""
+
+
+@register("interrupting")
+class InterruptingSource(Source):
+    """A source whose query is interrupted by Ctrl-C while it runs."""
+
+    def submit(self, *args: object, **kwargs: object) -> Job:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_exits_130_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[profiles.slow]\nkind = "interrupting"\n')
+    monkeypatch.setenv("THSOURCES_CONFIG", str(config))
+    target = tmp_path / "out.csv"
+    code, out, err = run_cli("query", "SELECT 1", "-s", "slow", "-o", str(target))
+    assert (code, out, err) == (130, "", "thsources: interrupted\n")
+    assert not target.exists()
+    code, _, err = run_cli("--debug", "run", "pushes", "-s", "slow")
+    assert code == 130 and "Traceback" in err and "KeyboardInterrupt" in err

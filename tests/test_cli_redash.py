@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from thsources.cli import main
+from thsources.errors import NotFound, exit_code_for
+from thsources.sources.base import Job, Source, register
 from thsources.testing import RedashEmulator
 
 
@@ -172,3 +179,120 @@ def test_key_never_reaches_the_terminal(profile: str, emu: RedashEmulator) -> No
     ]
     for _, out, err in outputs:
         assert emu.api_key not in out and emu.api_key not in err
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["{url}/queries/1", "{url}/queries/1/source#table", "{url}/queries/1?p_repo=x", " 1 "],
+)
+def test_saved_query_by_url(profile: str, emu: RedashEmulator, ref: str) -> None:
+    code, out, err = run_cli("saved", ref.format(url=emu.url), "-s", profile, "--format", "csv")
+    assert code == 0, err
+    assert out.splitlines()[0] == "id,revision,author"
+    posted = [r for r in emu.requests if r.method == "POST" and r.path.startswith("/api/queries/")]
+    assert posted[-1].path == "/api/queries/1/results"
+
+
+def test_saved_query_reference_that_is_no_id_is_exit_2(profile: str) -> None:
+    code, _, err = run_cli("saved", "last-week", "-s", profile)
+    assert code == 2
+    assert err == (
+        "thsources: error: a saved query id is a number (or a query URL), not 'last-week'\n"
+    )
+
+
+def test_missing_saved_query_is_not_found_exit_4(profile: str, emu: RedashEmulator) -> None:
+    code, out, err = run_cli("saved", "999", "-s", profile)
+    assert code == exit_code_for(NotFound("x")) == 4
+    assert err.startswith("thsources: error: GET /api/queries/999: not found on ")
+    assert err.count("\n") == 1 and out == ""
+
+
+def test_tables_on_a_source_without_a_schema_is_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The base contract: UnsupportedQuery, a usage error."""
+    config = tmp_path / "c.toml"
+    config.write_text('[profiles.bare]\nkind = "schemaless"\n')
+    monkeypatch.setenv("THSOURCES_CONFIG", str(config))
+    code, out, err = run_cli("tables", "-s", "bare")
+    assert (code, out) == (2, "")
+    assert err == "thsources: error: source 'bare' (schemaless) cannot list its tables\n"
+
+
+@register("schemaless")
+class Schemaless(Source):
+    def submit(self, *args: object, **kwargs: object) -> Job:
+        raise AssertionError("not used")
+
+
+def test_sources_with_the_key_in_the_config_file(
+    emu: RedashEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key written in the (0600) file: `sources` must mask it, and queries still work."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[profiles.stmo]\nkind = "redash"\nurl = "{emu.url}"\ndata_source = "Treeherder"\n'
+        f'api_key = "{emu.api_key}"\n'
+    )
+    config.chmod(0o600)
+    monkeypatch.setenv("THSOURCES_CONFIG", str(config))
+    code, out, err = run_cli("sources")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1] == (
+        f"stmo: kind=redash api_key=(set), data_source=Treeherder, url={emu.url}"
+    )
+    assert emu.api_key not in out
+    code, out, _ = run_cli("query", "SELECT 1 AS one", "-s", "stmo", "--format", "csv")
+    assert (code, out) == (0, "one\n1\n")
+
+
+def test_sigint_to_the_command_exits_130_and_cancels_the_job(
+    emu: RedashEmulator, profile: str, tmp_path: Path
+) -> None:
+    """A real process sent SIGINT while its Redash job runs (the emulator's job is slow)."""
+    emu.job_duration = 60
+    env = {**os.environ, "TEST_STMO_KEY": emu.api_key}
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "thsources", "query", "SELECT 'sigint' AS s", "-s", profile],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=tmp_path,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not polled(emu):  # the job runs and the command waits on it
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        emu.job_duration = 0.0
+    assert proc.returncode == 130, err
+    assert err.decode().endswith("thsources: interrupted\n") and out == b""
+    jobs = polled(emu)
+    assert [r.path for r in emu.requests if r.method == "DELETE"][-1:] == jobs[:1]
+    assert emu.jobs[jobs[0].rsplit("/", 1)[1]].state == "cancelled"
+
+
+def polled(emu: RedashEmulator) -> list[str]:
+    """The job paths polled after the query with 'sigint' in it was posted."""
+    posted = [
+        i
+        for i, r in enumerate(emu.requests)
+        if r.method == "POST" and "sigint" in str((r.json or {}).get("query"))
+    ]
+    if not posted:
+        return []
+    later = emu.requests[posted[-1] :]
+    return list(
+        dict.fromkeys(
+            r.path for r in later if r.method == "GET" and r.path.startswith("/api/jobs/")
+        )
+    )

@@ -151,3 +151,19 @@ def test_mask_hides_secrets_and_url_passwords() -> None:
     assert mask("api_key", "") == "(not set)"
     assert mask("url", "postgresql://me:pw@db:5432/x") == "postgresql://me:***@db:5432/x"
     assert mask("url", "https://h") == "https://h"
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"), [("stmp", "'stmo'"), ("tsmo", "'stmo'"), ("loacl", "'local'")]
+)
+def test_misspelled_profile_or_kind_gets_did_you_mean(cfg: Path, typo: str, meant: str) -> None:
+    write(cfg, '[profiles.stmo]\nkind = "dummy"\n[profiles.other]\nkind = "dummy"\n')
+    with pytest.raises(ConfigError, match=f"named '{typo}'; did you mean {meant}"):
+        resolve(typo, {})
+
+
+def test_no_did_you_mean_for_a_name_like_nothing(cfg: Path) -> None:
+    write(cfg, '[profiles.stmo]\nkind = "dummy"\n')
+    with pytest.raises(ConfigError) as info:
+        resolve("zzzzzz", {})
+    assert "did you mean" not in str(info.value)

@@ -22,7 +22,11 @@ from thsources.result import Result, ResultMeta
 from thsources.sqlbind import bind
 
 URL = os.environ.get("THSOURCES_TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(not URL, reason="THSOURCES_TEST_POSTGRES_URL is not set")
+pytestmark = pytest.mark.skipif(
+    not URL,
+    reason="needs a PostgreSQL server: set THSOURCES_TEST_POSTGRES_URL, for example "
+    "THSOURCES_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test",
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,25 +1,34 @@
 """The ``thsources`` command: run SQL, named queries and saved queries from the shell.
 
 Every failure prints one line on stderr (what went wrong and how to fix it) and exits with
-the code DESIGN.md documents; ``--debug`` adds the traceback.
+the code docs/design.md documents; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from . import __version__, connect
 from .catalog import describe_params, get, list_queries, run_named
-from .config import load_config, mask, resolve
-from .errors import ConfigError, ParameterError, ThsourcesError, exit_code_for
-from .output import FORMATS, check_writable, format_for_path, write_result
-from .result import Result
+from .config import close_matches, load_config, mask, resolve
+from .errors import ConfigError, NotFound, ParameterError, ThsourcesError, exit_code_for
+from .output import (
+    FORMATS,
+    STDOUT,
+    TABLE_MAX_ROWS_TTY,
+    check_writable,
+    format_for_path,
+    render,
+    write_result,
+)
+from .result import Column, Result
 from .sources.base import Source, source_class
 
 __all__ = ["main"]
@@ -42,13 +51,38 @@ class _Parser(argparse.ArgumentParser):
             (err if file is None or file is sys.stderr else out).write(message)
 
 
-def _common(parser: argparse.ArgumentParser, *, query: bool = True) -> None:
+def _global(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """Options accepted before the subcommand and after it.
+
+    On subcommands they default to SUPPRESS, so one given before the subcommand is not
+    overwritten by the subcommand's default.
+    """
+    unset: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
     parser.add_argument(
-        "-s", "--source", help="profile or source kind (default: profile 'default', else local)"
+        "-s",
+        "--source",
+        help="profile or source kind (default: profile 'default', else local)",
+        **({"default": None} if top else unset),
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    if not query:
-        return
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors", **unset)
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="say on stderr which source runs the query",
+        **unset,
+    )
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=FORMATS, help="output format (default: table)")
+    parser.add_argument(
+        "-o", "--output", type=Path, help="write to FILE (atomically; '-' is stdout)"
+    )
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    _global(parser, top=False)
     parser.add_argument(
         "-p",
         "--param",
@@ -57,8 +91,7 @@ def _common(parser: argparse.ArgumentParser, *, query: bool = True) -> None:
         metavar="NAME=VALUE",
         help="a query parameter (repeatable); lists as a,b,c",
     )
-    parser.add_argument("--format", choices=FORMATS, help="output format (default: table)")
-    parser.add_argument("-o", "--output", type=Path, help="write to FILE (atomically)")
+    _output_options(parser)
     parser.add_argument(
         "--max-age",
         type=float,
@@ -77,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Query Treeherder's data wherever it lives and get the same typed records.",
     )
     parser.add_argument("--version", action="version", version=f"thsources {__version__}")
+    _global(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     q = sub.add_parser("query", help="run SQL (argument, -f FILE or stdin)")
@@ -88,16 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("name")
     _common(r)
 
-    sv = sub.add_parser("saved", help="run a saved Redash query by id")
-    sv.add_argument("query_id", type=int)
+    sv = sub.add_parser("saved", help="run a saved Redash query by id or URL")
+    sv.add_argument("query_id", help="the query's id, or its URL (…/queries/12345…)")
     _common(sv)
+
+    tb = sub.add_parser("tables", help="a source's tables, or one table's columns")
+    tb.add_argument("name", nargs="?", help="show this table's columns and types")
+    _global(tb, top=False)
+    _output_options(tb)
 
     ql = sub.add_parser("queries", help="list the named queries with their parameters")
     ql.add_argument("name", nargs="?", help="show one query in full")
-    ql.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _global(ql, top=False)
 
     sc = sub.add_parser("sources", help="list configured profiles (secrets masked)")
-    sc.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _global(sc, top=False)
 
     se = sub.add_parser("serve", help="run a service emulator on 127.0.0.1 (for testing)")
     se.add_argument("service", choices=["redash"])
@@ -109,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument(
         "--database", type=Path, help="DuckDB file to serve (default: the embedded sample)"
     )
-    se.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _global(se, top=False)
     return parser
 
 
@@ -158,23 +197,82 @@ def _progress_printer(stderr: TextIO) -> Callable[[Any], None] | None:
     return show
 
 
+NOTICE_FALLBACK: Final = (
+    "thsources: no 'default' profile configured; using the embedded local sample "
+    "(see `thsources sources`)\n"
+)
+
+
+def _session_marker() -> Path:
+    """A file whose presence says the fallback notice was shown in this terminal session.
+
+    Keyed by the session id (the login shell of the terminal) and the terminal's name, so a
+    new terminal shows the notice once again.
+    """
+    base = os.environ.get("THSOURCES_CACHE_DIR")
+    if base:
+        cache = Path(base)
+    else:
+        import platformdirs
+
+        cache = Path(platformdirs.user_cache_dir("thsources"))
+    try:
+        tty = os.ttyname(2).replace("/", "_")
+    except OSError:
+        tty = "notty"
+    return cache / "notices" / f"fallback-{os.getsid(0)}-{tty}"
+
+
+def _notice_fallback(stderr: TextIO, verbose: bool) -> None:
+    """Say that the local sample answers: always with -v, else once per terminal session,
+    never into a pipe or a log file."""
+    if verbose:
+        stderr.write(NOTICE_FALLBACK)
+        return
+    if not stderr.isatty():
+        return
+    marker = _session_marker()
+    if marker.exists():
+        return
+    stderr.write(NOTICE_FALLBACK)
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass  # a read-only cache only means the notice shows again
+
+
 def _connect(args: argparse.Namespace, stderr: TextIO) -> Source:
     if args.source is None:
         config = load_config()
         if "default" not in config.profiles:
-            stderr.write(
-                "thsources: no 'default' profile configured; using the embedded local sample "
-                "(see `thsources sources`)\n"
-            )
-    return connect(args.source)
+            _notice_fallback(stderr, args.verbose)
+    source = connect(args.source)
+    if args.verbose:
+        stderr.write(f"thsources: source {source.name!r} (kind {source.kind})\n")
+    return source
 
 
-def _run_query(args: argparse.Namespace, stdin: TextIO, stderr: TextIO) -> Result:
-    fmt = format_for_path(args.output, args.format)
-    if args.output is not None:
-        check_writable(args.output)
-    if fmt == "parquet" and args.output is None and sys.stdout.isatty():
+def _output_path(args: argparse.Namespace) -> Path | None:
+    """The file to write, or None for standard output (``-o -`` included)."""
+    if args.output is None or str(args.output) == STDOUT:
+        return None
+    return Path(args.output)
+
+
+def _check_output(args: argparse.Namespace, stdout: TextIO) -> str:
+    """The output format, refusing before any query runs what could not be written."""
+    path = _output_path(args)
+    fmt = format_for_path(path, args.format)
+    if path is not None:
+        check_writable(path)
+    elif fmt == "parquet" and stdout.isatty():
         raise ConfigError("Parquet is binary: write it with -o FILE.parquet")
+    return fmt
+
+
+def _run_query(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> Result:
+    _check_output(args, stdout)
     params = _params(args.param)
     sql = _read_sql(args, stdin) if args.command == "query" else None
     progress = _progress_printer(stderr)
@@ -210,6 +308,36 @@ def _accepts_progress(source: Source) -> bool:
     return "progress" in inspect.signature(source.query).parameters
 
 
+def _tables(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Result:
+    """The source's tables with their column counts, or one table's columns."""
+    _check_output(args, stdout)
+    with _connect(args, stderr) as source:
+        schema = source.tables()
+    records = schema.records()
+    if args.name is None:
+        counts: dict[str, int] = {}
+        for r in records:
+            counts[r["table_name"]] = counts.get(r["table_name"], 0) + 1
+        return Result.from_columns(
+            [Column("table_name", "string"), Column("columns", "integer")],
+            [list(counts), list(counts.values())],
+            schema.meta,
+        )
+    rows = [r for r in records if r["table_name"] == args.name]
+    if not rows:
+        names = sorted({r["table_name"] for r in records})
+        close = close_matches(args.name, names)
+        hint = f"did you mean {', '.join(close)}?" if close else f"tables: {', '.join(names)}"
+        raise NotFound(
+            f"no table {args.name!r} in source {source.name!r}; {hint}", source=source.name
+        )
+    return Result.from_columns(
+        [Column("column_name", "string"), Column("data_type", "string")],
+        [[r["column_name"] for r in rows], [r["data_type"] for r in rows]],
+        schema.meta,
+    )
+
+
 def _list_queries(args: argparse.Namespace, stdout: TextIO) -> None:
     if args.name:
         q = get(args.name)
@@ -223,8 +351,8 @@ def _list_queries(args: argparse.Namespace, stdout: TextIO) -> None:
         stdout.write(f"order: {q.order}\nvariants: {', '.join(sorted(q.variants))}\n")
         return
     for q in list_queries():
-        first = q.description.splitlines()[0] if q.description else ""
-        stdout.write(f"{q.name}\n    {first}\n    params: {describe_params(q.params) or '-'}\n")
+        description = "".join(f"    {line}\n" for line in q.description.strip().splitlines())
+        stdout.write(f"{q.name}\n{description}    params: {describe_params(q.params) or '-'}\n")
 
 
 def _list_sources(stdout: TextIO) -> None:
@@ -256,6 +384,26 @@ def _serve(args: argparse.Namespace, stdout: TextIO) -> None:
     emulator.serve_forever()
 
 
+def _emit(
+    result: Result, args: argparse.Namespace, stdout: TextIO, stderr: TextIO, started: float
+) -> None:
+    path = _output_path(args)
+    fmt = format_for_path(path, args.format)
+    if path is not None:
+        write_result(result, fmt, path=path)
+        stderr.write(
+            f"thsources: wrote {len(result)} rows to {path} in {time.monotonic() - started:.1f}s\n"
+        )
+        return
+    max_rows = TABLE_MAX_ROWS_TTY if stdout.isatty() else None
+    binary = getattr(stdout, "buffer", None)
+    if binary is not None:
+        stdout.flush()
+        write_result(result, fmt, stream=binary, table_max_rows=max_rows)
+    else:
+        stdout.write(render(result, fmt, max_rows))
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -273,7 +421,7 @@ def main(
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    debug = getattr(args, "debug", False)
+    debug = args.debug
     started = time.monotonic()
     try:
         if args.command == "queries":
@@ -283,24 +431,11 @@ def main(
         elif args.command == "serve":
             _serve(args, stdout)
         else:
-            result = _run_query(args, stdin, stderr)
-            fmt = format_for_path(args.output, args.format)
-            if args.output is not None:
-                write_result(result, fmt, path=args.output)
-                stderr.write(
-                    f"thsources: wrote {len(result)} rows to {args.output} "
-                    f"in {time.monotonic() - started:.1f}s\n"
-                )
+            if args.command == "tables":
+                result = _tables(args, stdout, stderr)
             else:
-                binary = getattr(stdout, "buffer", None)
-                max_rows = 100 if stdout.isatty() else None
-                if binary is not None:
-                    stdout.flush()
-                    write_result(result, fmt, stream=binary, table_max_rows=max_rows)
-                else:
-                    from .output import render
-
-                    stdout.write(render(result, fmt))
+                result = _run_query(args, stdin, stdout, stderr)
+            _emit(result, args, stdout, stderr, started)
         return 0
     except KeyboardInterrupt:
         stderr.write("thsources: interrupted\n")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -28,7 +28,16 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
-__all__ = ["CONFIG_ENV", "Config", "Profile", "config_path", "load_config", "mask", "resolve"]
+__all__ = [
+    "CONFIG_ENV",
+    "Config",
+    "Profile",
+    "close_matches",
+    "config_path",
+    "load_config",
+    "mask",
+    "resolve",
+]
 
 CONFIG_ENV: Final = "THSOURCES_CONFIG"
 DEFAULT_PROFILE: Final = "default"
@@ -150,13 +159,16 @@ def resolve(
         name = DEFAULT_PROFILE if DEFAULT_PROFILE in config.profiles else "local"
     profile = config.profiles.get(name)
     if profile is None and name not in known_kinds():
+        close = close_matches(name, [*config.profiles, *known_kinds()])
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
         where = (
             f"profiles in {config.path}: {', '.join(sorted(config.profiles)) or 'none'}"
             if config.exists
             else f"no config file at {config.path}"
         )
         raise ConfigError(
-            f"no profile or source kind named {name!r} ({where}; kinds: {', '.join(known_kinds())})"
+            f"no profile or source kind named {name!r}; {hint}"
+            f"({where}; kinds: {', '.join(known_kinds())})"
         )
     kind = profile.kind if profile else name
     cls = source_class(kind)
@@ -196,6 +208,16 @@ def resolve(
                 f"which is not set; export {var}=... or pass {option}=..."
             )
     return name, kind, options
+
+
+def close_matches(name: str, names: Iterable[str]) -> list[str]:
+    """Names a typo of ``name`` probably meant, best first (swapped letters included)."""
+    import difflib
+
+    candidates = sorted(set(names))
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+    swapped = [c for c in candidates if sorted(c) == sorted(name) and c != name]
+    return list(dict.fromkeys([*swapped, *close]))[:3]
 
 
 def mask(option: str, value: Any, secret_options: frozenset[str] = frozenset()) -> Any:

@@ -1,7 +1,10 @@
-"""Writing a Result as a table, CSV, JSON, JSON lines or Parquet, atomically.
+"""Writing a Result as a table, CSV, JSON, JSON lines or Parquet, atomically where it can.
 
-Output files are written to a temporary file beside the target and renamed into place only
-when complete, so a failed query or an interrupted write never leaves a partial file.
+A regular file (or a new path) is written to a temporary file beside it and renamed into
+place only when complete, so a failed query or an interrupted write never leaves a partial
+file; the new file gets the mode the umask gives, a replaced one keeps its mode. A symlink is
+followed, so the link stays and its target is replaced. Devices, FIFOs and sockets are not
+files to replace: they are written to directly, as a shell's ``>`` would.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import csv
 import datetime as dt
 import io
 import os
+import socket
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +26,15 @@ import orjson
 from .errors import ConfigError
 from .result import Result
 
-__all__ = ["FORMATS", "check_writable", "format_for_path", "render", "write_result"]
+__all__ = [
+    "FORMATS",
+    "STDOUT",
+    "TABLE_MAX_ROWS_TTY",
+    "check_writable",
+    "format_for_path",
+    "render",
+    "write_result",
+]
 
 FORMATS: Final = ("table", "csv", "json", "jsonl", "parquet")
 _SUFFIXES: Final = {
@@ -33,27 +46,84 @@ _SUFFIXES: Final = {
     ".txt": "table",
 }
 TABLE_MAX_ROWS_TTY: Final = 100
+"""Rows a table shows on a terminal; the rest are counted in a footer line."""
+STDOUT: Final = "-"
+"""The ``-o`` path that means standard output."""
+TABLE_FLOAT_DIGITS: Final = 6
+"""Significant digits of floats in the table view (other formats keep full precision)."""
 
 
 def format_for_path(path: Path | None, explicit: str | None) -> str:
-    """The output format: the one asked for, else the file's suffix, else a table."""
+    """The output format: the one asked for, else the file's suffix, else a table.
+
+    A path without a suffix (``/dev/stdout``, a FIFO) gets a table, as standard output does;
+    a suffix naming no format we write is refused rather than guessed.
+    """
     if explicit:
         return explicit
-    if path is not None:
-        return _SUFFIXES.get(path.suffix.lower(), "csv")
-    return "table"
+    if path is None or str(path) == STDOUT or not path.suffix:
+        return "table"
+    fmt = _SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(_SUFFIXES))
+        raise ConfigError(
+            f"cannot tell what to write to {path}: {path.suffix!r} is not a suffix thsources "
+            f"writes ({known}); pass --format {'|'.join(FORMATS)}"
+        )
+    return fmt
+
+
+def _stream_target(path: Path) -> bool:
+    """Whether ``path`` is a device, FIFO or socket (or a /proc/self/fd link): written to in
+    place, never replaced."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISBLK(mode):
+        return True
+    return _through_proc_fd(path)
+
+
+def _through_proc_fd(path: Path) -> bool:
+    """Whether a symlink chain from ``path`` passes through /proc (``/dev/stdout``,
+    ``/dev/fd/1``): what it ends at is a descriptor someone opened, perhaps to append to a
+    log, so it is written through, never replaced."""
+    hop = path
+    for _ in range(40):  # the kernel's own limit on symlink hops
+        if os.path.realpath(hop.parent).startswith("/proc/"):
+            return True
+        if not hop.is_symlink():
+            return False
+        hop = hop.parent / os.readlink(hop)
+    return False
+
+
+def _replace_target(path: Path) -> Path:
+    """The regular file a write to ``path`` replaces: a symlink's final target."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def check_writable(path: Path) -> None:
     """Fail before running a query if its output could not be written."""
-    parent = path.expanduser().resolve().parent
+    path = path.expanduser()
+    if str(path) == STDOUT:
+        return
     if path.is_dir():
         raise ConfigError(f"cannot write output to {path}: it is a directory; name a file")
+    if _stream_target(path):
+        if not os.access(path, os.W_OK):
+            raise ConfigError(
+                f"cannot write output to {path}: permission denied; choose a writable path"
+            )
+        return
+    target = _replace_target(path)
+    parent = target.parent
     if not parent.is_dir():
         raise ConfigError(
             f"cannot write output to {path}: the directory {parent} does not exist; create it first"
         )
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
         raise ConfigError(
             f"cannot write output to {path}: permission denied; choose a writable path"
         )
@@ -85,12 +155,19 @@ def _dumps(record: dict[str, Any]) -> bytes:
     )
 
 
+def _cell(value: Any) -> str:
+    """A value as a person reads it in a table: floats to six significant digits."""
+    if isinstance(value, float):
+        return f"{value:.{TABLE_FLOAT_DIGITS}g}"
+    return _text(value)
+
+
 def render_table(result: Result, max_rows: int | None = None) -> str:
     """A plain aligned text table; ``max_rows`` cuts long results with a footer line."""
     names = result.column_names
     rows = result.rows()
     shown = rows if max_rows is None else rows[:max_rows]
-    cells = [[_text(v) for v in row] for row in shown]
+    cells = [[_cell(v) for v in row] for row in shown]
     widths = [len(n) for n in names]
     for row in cells:
         for i, cell in enumerate(row):
@@ -153,11 +230,22 @@ def _write(result: Result, fmt: str, stream: IO[bytes], table_max_rows: int | No
         raise ConfigError(f"unknown output format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def _atomic(path: Path) -> Iterator[IO[bytes]]:
-    path = path.expanduser()
+    """A stream whose bytes replace ``path`` only once it is closed without error."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as stream:
             yield stream
         os.replace(tmp, path)
@@ -167,6 +255,27 @@ def _atomic(path: Path) -> Iterator[IO[bytes]]:
         raise
 
 
+@contextlib.contextmanager
+def _direct(path: Path) -> Iterator[IO[bytes]]:
+    """A stream on a device, FIFO or socket, which has nothing to replace."""
+    if stat.S_ISSOCK(os.stat(path).st_mode):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(str(path))
+            with sock.makefile("wb") as stream:
+                yield stream
+        return
+    # Append, never truncate: through /dev/stdout a regular file may be someone's `>> log`.
+    with open(path, "ab") as stream:
+        yield stream
+
+
+def _opened(path: Path) -> contextlib.AbstractContextManager[IO[bytes]]:
+    path = path.expanduser()
+    if _stream_target(path):
+        return _direct(path)
+    return _atomic(_replace_target(path))
+
+
 def write_result(
     result: Result,
     fmt: str,
@@ -174,18 +283,23 @@ def write_result(
     stream: IO[bytes] | None = None,
     table_max_rows: int | None = None,
 ) -> None:
-    """Write ``result`` in ``fmt`` to ``path`` (atomically) or to ``stream``."""
-    if path is not None:
-        with _atomic(path) as out:
-            _write(result, fmt, out, None)
+    """Write ``result`` in ``fmt`` to ``path`` (atomically if it is a file) or to ``stream``."""
+    if path is not None and str(path) != STDOUT:
+        try:
+            with _opened(path) as out:
+                _write(result, fmt, out, None)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise ConfigError(f"cannot write output to {path}: {exc.strerror or exc}") from None
         return
     assert stream is not None
     _write(result, fmt, stream, table_max_rows)
     stream.flush()
 
 
-def render(result: Result, fmt: str = "table") -> str:
+def render(result: Result, fmt: str = "table", table_max_rows: int | None = None) -> str:
     """``result`` as text in one of the text formats."""
     buf = io.BytesIO()
-    _write(result, fmt, buf, None)
+    _write(result, fmt, buf, table_max_rows)
     return buf.getvalue().decode()

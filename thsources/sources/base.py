@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final, TypeVar
 
-from ..errors import ConfigError, QueryCancelled
+from ..errors import ConfigError, QueryCancelled, UnsupportedQuery
 from ..polling import Deadline, JobState
 from ..result import Result
 
@@ -134,6 +134,14 @@ class Source(ABC):
         deadline = Deadline(DEFAULT_TIMEOUT if timeout is None else timeout)
         job = self.submit(sql, params, max_age=max_age, timeout=deadline.remaining())
         return job.result(deadline.remaining())
+
+    def tables(self) -> Result:
+        """The schema: one row per column (``table_name``, ``column_name``, ``data_type``),
+        in table then column order. Sources that cannot list their schema raise
+        :class:`~thsources.errors.UnsupportedQuery`."""
+        raise UnsupportedQuery(
+            f"source {self.name!r} ({self.kind}) cannot list its tables", source=self.name
+        )
 
     def describe(self) -> dict[str, Any]:
         """What this source is, for listings: no secrets."""

@@ -141,14 +141,12 @@ class LocalSource(Source):
             return Result.from_columns([], [], meta)
         return Result.from_arrow(table, types=types, meta=meta)
 
-    def tables(self) -> list[str]:
-        """The tables in the database, for discovery."""
-        return [
-            r["table_name"]
-            for r in self.query(
-                "SELECT table_name FROM information_schema.tables ORDER BY table_name"
-            ).records()
-        ]
+    def tables(self) -> Result:
+        """The tables of the database and their columns, for discovery."""
+        return self.query(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+        )
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()

@@ -217,7 +217,7 @@ class RedashSource(Source):
         out: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
-            "url": self.url,
+            "url": self._http.redactor.url(self.url),
             "api_key": "(set)",
             "data_source": self._data_source_option,
             "timeout": self.default_timeout,
@@ -233,7 +233,7 @@ class RedashSource(Source):
         return out
 
     def __repr__(self) -> str:
-        return f"<RedashSource {self.name!r} {self.url}>"
+        return f"<RedashSource {self.name!r} {self._http.redactor.url(self.url)}>"
 
     def close(self) -> None:
         self._http.close()
