@@ -7,6 +7,13 @@ killed, survived, timed out, and the score. Nothing in the checkout is touched.
     python scripts/mutation.py                      # every module in MODULES
     python scripts/mutation.py thsources/sqlbind.py # one module
     python scripts/mutation.py --show-survivors thsources/output.py
+    python scripts/mutation.py --children 1 --survivors-file /tmp/survivors.diff
+    python scripts/mutation.py thsources/output.py --mutants 'thsources.output.x_render*'
+
+Each module's tests are the files listed in MODULES plus ``tests/test_mutants_<module>.py``
+when it exists. Survivors judged equivalent (no test could tell them from the original) are
+listed with a reason in ``scripts/mutation_equivalent.txt``; the score counts them out, and a
+listed name that no longer survives is reported, since its numbering may have moved.
 
 mutmut was chosen over cosmic-ray because it records which tests cover each function once and
 then runs only those tests for each mutant in a forked process: on two cores that is minutes
@@ -20,6 +27,7 @@ import collections
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -29,7 +37,11 @@ from pathlib import Path
 # for each mutant, only those of these tests that reach the mutated function.
 MODULES: dict[str, list[str]] = {
     "thsources/sqlbind.py": ["tests/test_sqlbind.py", "tests/test_named_queries.py"],
-    "thsources/config.py": ["tests/test_config.py", "tests/test_cli.py"],
+    "thsources/config.py": [
+        "tests/test_config.py",
+        "tests/test_cli.py",
+        "tests/test_secrets_hidden.py",
+    ],
     "thsources/http.py": ["tests/test_http.py"],
     "thsources/output.py": ["tests/test_cli.py", "tests/test_output.py"],
     "thsources/coltypes.py": ["tests/test_result.py", "tests/test_jsonrows.py"],
@@ -37,7 +49,35 @@ MODULES: dict[str, list[str]] = {
     "thsources/polling.py": ["tests/test_polling.py"],
     "thsources/sources/redash.py": ["tests/test_redash_source.py"],
 }
+# Tests that write to the machine's own devices: under a mutant that takes a device for a
+# regular file they would replace /dev/null or /dev/full with a file (it happened). Mutants
+# are judged by the other output tests, which use FIFOs, sockets and ptys made in tmp.
+UNSAFE_UNDER_MUTATION: list[str] = [
+    "tests/test_output.py::test_dev_null_is_written_to_not_replaced",
+    "tests/test_output.py::test_a_full_device_is_a_one_line_error",
+]
 _LINE = re.compile(r"^\s*(?P<name>\S+): (?P<status>[a-z ]+)$")
+EQUIVALENT_FILE = Path(__file__).with_name("mutation_equivalent.txt")
+
+
+def tests_for(module: str) -> list[str]:
+    """The module's listed tests plus its mutant-killing file, if there is one."""
+    extra = f"tests/test_mutants_{Path(module).stem}.py"
+    return [*MODULES[module], *([extra] if Path(extra).exists() else [])]
+
+
+def load_equivalent(path: Path = EQUIVALENT_FILE) -> dict[str, str]:
+    """Mutant name -> why it is equivalent, from lines ``name  reason`` (``#`` comments)."""
+    if not path.exists():
+        return {}
+    equivalent: dict[str, str] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, reason = line.partition(" ")
+        equivalent[name] = reason.strip()
+    return equivalent
 
 
 def _copy_tree(dest: Path) -> None:
@@ -62,17 +102,27 @@ def _configure(work: Path, module: str, tests: list[str]) -> None:
     if not existing:
         raise SystemExit(f"no tests found for {module}: {tests}")
     quoted = ", ".join(f'"{t}"' for t in existing)
+    deselect = ", ".join(f'"--deselect", "{t}"' for t in UNSAFE_UNDER_MUTATION)
     with (work / "pyproject.toml").open("a", encoding="utf-8") as f:
         f.write(
             "\n[tool.mutmut]\n"
             'source_paths = ["thsources/"]\n'
             f'only_mutate = ["{module}"]\n'
             f"pytest_add_cli_args_test_selection = [{quoted}]\n"
+            f"pytest_add_cli_args = [{deselect}]\n"
             'also_copy = ["queries/"]\n'
         )
 
 
-def run_module(module: str, tests: list[str], children: int, show: bool) -> tuple[int, int, int]:
+def run_module(
+    module: str,
+    tests: list[str],
+    children: int,
+    show: bool,
+    survivors_file: Path | None,
+    equivalent: dict[str, str],
+    mutants: list[str],
+) -> None:
     with tempfile.TemporaryDirectory(prefix="thsources-mutation-") as tmp:
         work = Path(tmp)
         _copy_tree(work)
@@ -80,7 +130,7 @@ def run_module(module: str, tests: list[str], children: int, show: bool) -> tupl
         env = dict(os.environ)
         env.setdefault("THSOURCES_CACHE_DIR", str(Path(tempfile.gettempdir()) / "thsources-mut"))
         subprocess.run(
-            ["mutmut", "run", "--max-children", str(children)],
+            ["mutmut", "run", "--max-children", str(children), *mutants],
             cwd=work,
             env=env,
             check=False,
@@ -96,29 +146,47 @@ def run_module(module: str, tests: list[str], children: int, show: bool) -> tupl
         ).stdout
         counts: collections.Counter[str] = collections.Counter()
         survivors = []
+        known = []
         for line in out.splitlines():
             m = _LINE.match(line)
-            if m:
-                counts[m["status"]] += 1
-                if m["status"] == "survived":
-                    survivors.append(m["name"])
-        if show:
-            for name in survivors:
-                diff = subprocess.run(
+            if not m or m["status"] == "not checked":
+                continue
+            # A mutant no test reaches survives as surely as one the tests miss.
+            status = "survived" if m["status"] == "no tests" else m["status"]
+            if status == "survived" and m["name"] in equivalent:
+                counts["equivalent"] += 1
+                known.append(m["name"])
+                continue
+            counts[status] += 1
+            if status == "survived":
+                survivors.append(m["name"])
+        diffs = []
+        for name in survivors:
+            diffs.append(
+                subprocess.run(
                     ["mutmut", "show", name], cwd=work, env=env, capture_output=True, text=True
                 ).stdout
-                print(diff)
-    killed = counts["killed"]
-    survived = counts["survived"]
-    timeout = counts["timeout"]
-    total = killed + survived + timeout
-    score = 100.0 * (killed + timeout) / total if total else 0.0
+            )
+    if show:
+        print("\n".join(diffs))
+    if survivors_file is not None:
+        with survivors_file.open("a", encoding="utf-8") as f:
+            f.write(f"### {module}: {len(survivors)} survivors\n" + "\n".join(diffs))
+    prefix = module.removesuffix(".py").replace("/", ".") + "."
+    listed = [n for n in equivalent if n.startswith(prefix)]
+    stale = [] if mutants else [n for n in listed if n not in known]
+    for name in stale:
+        print(f"{module}: listed as equivalent but did not survive: {name}", file=sys.stderr)
+    killed, survived, timeout = counts["killed"], counts["survived"], counts["timeout"]
+    judged = killed + survived + timeout
+    score = 100.0 * (killed + timeout) / judged if judged else 0.0
+    other = sum(counts.values()) - judged - counts["equivalent"]
     print(
-        f"{module}: {total} mutants, {killed} killed, {timeout} timed out, "
-        f"{survived} survived, other {sum(counts.values()) - total}: score {score:.1f}%",
+        f"{module}: {judged + counts['equivalent']} mutants, {killed} killed, "
+        f"{timeout} timed out, {counts['equivalent']} equivalent, {survived} survived, "
+        f"other {other}: score {score:.1f}% (equivalent excluded)",
         flush=True,
     )
-    return killed, survived, timeout
 
 
 def main() -> int:
@@ -126,6 +194,16 @@ def main() -> int:
     parser.add_argument("modules", nargs="*", help="modules to mutate (default: all listed)")
     parser.add_argument("--children", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--show-survivors", action="store_true", help="print each survivor's diff")
+    parser.add_argument(
+        "--survivors-file", type=Path, help="append each survivor's diff to this file"
+    )
+    parser.add_argument(
+        "--mutants",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="run only these mutants (fnmatch patterns), e.g. to check new tests kill survivors",
+    )
     args = parser.parse_args()
     if shutil.which("mutmut") is None:
         print("mutmut is not installed: pip install 'mutmut==3.8.1'", file=sys.stderr)
@@ -135,7 +213,20 @@ def main() -> int:
         if module not in MODULES:
             print(f"unknown module {module}; choose from {', '.join(MODULES)}", file=sys.stderr)
             return 2
-        run_module(module, MODULES[module], args.children, args.show_survivors)
+    equivalent = load_equivalent()
+    for module in modules:
+        if not stat.S_ISCHR(os.lstat("/dev/null").st_mode):
+            print("/dev/null is not a device: a test replaced it; stopping", file=sys.stderr)
+            return 3
+        run_module(
+            module,
+            tests_for(module),
+            args.children,
+            args.show_survivors,
+            args.survivors_file,
+            equivalent,
+            args.mutants,
+        )
     return 0
 
 

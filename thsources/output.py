@@ -111,7 +111,11 @@ def check_writable(path: Path) -> None:
         return
     if path.is_dir():
         raise ConfigError(f"cannot write output to {path}: it is a directory; name a file")
-    if _stream_target(path):
+    try:
+        stream = _stream_target(path)
+    except OSError as exc:  # a symlink loop, a path through a regular file
+        raise ConfigError(f"cannot write output to {path}: {exc.strerror or exc}") from None
+    if stream:
         if not os.access(path, os.W_OK):
             raise ConfigError(
                 f"cannot write output to {path}: permission denied; choose a writable path"
@@ -143,16 +147,9 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def _dumps(record: dict[str, Any]) -> bytes:
-    return orjson.dumps(
-        record, default=_json_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
-    )
+def _dumps(record: Any) -> bytes:
+    """JSON with times as ISO 8601 in UTC written with ``Z`` (orjson writes dates natively)."""
+    return orjson.dumps(record, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
 
 
 def _cell(value: Any) -> str:
@@ -203,13 +200,7 @@ def _write(result: Result, fmt: str, stream: IO[bytes], table_max_rows: int | No
             writer.writerow([_text(v) for v in row])
         stream.write(text.getvalue().encode())
     elif fmt == "json":
-        stream.write(
-            orjson.dumps(
-                result.records(),
-                default=_json_default,
-                option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC,
-            )
-        )
+        stream.write(_dumps(result.records()))
         stream.write(b"\n")
     elif fmt == "jsonl":
         for record in result.records():
