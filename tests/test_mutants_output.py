@@ -120,3 +120,44 @@ def test_output_path_that_cannot_be_resolved_is_a_one_line_error(
     assert err == f"thsources: error: cannot write output to {target}: {reason}\n"
     with pytest.raises(ConfigError):
         check_writable(target)
+
+
+def test_render_is_a_table_unless_told_otherwise() -> None:
+    res = Result.from_rows([Column("one", "integer")], [(1,)])
+    assert render(res) == "one\n---\n  1\n(1 row)\n"
+
+
+def test_parquet_stores_json_columns_as_their_text(tmp_path: Path) -> None:
+    """Any Parquet reader can read a string; the arrow.json extension type it cannot."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    res = Result.from_rows(
+        [Column("id", "integer"), Column("meta", "json")], [(1, {"k": [1, 2]}), (2, None)]
+    )
+    target = tmp_path / "out.parquet"
+    write_result(res, "parquet", path=target)
+    table = pq.read_table(target)
+    assert table.schema.field("meta").type == pa.string()
+    assert table.schema.field("id").type == pa.int64()
+    assert table.column("meta").to_pylist() == ['{"k":[1,2]}', None]
+
+
+def test_unknown_format_names_the_ones_there_are() -> None:
+    res = Result.from_rows([Column("one", "integer")], [(1,)])
+    with pytest.raises(ConfigError) as info:
+        render(res, "xml")
+    assert str(info.value) == (
+        "unknown output format 'xml'; use one of table, csv, json, jsonl, parquet"
+    )
+
+
+def test_unknown_suffix_error_lists_the_suffixes_and_formats(local: Path) -> None:
+    target = local / "out.xlsx"
+    code, out, err = run_cli("query", "SELECT nosuchcol", "-o", str(target))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"thsources: error: cannot tell what to write to {target}: '.xlsx' is not a suffix "
+        "thsources writes (.csv, .json, .jsonl, .ndjson, .parquet, .txt); "
+        "pass --format table|csv|json|jsonl|parquet\n"
+    )
