@@ -153,9 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         args = parse_qs(query, keep_blank_values=True)
-        record = Recorded(
-            self.command, path, query, args, dict(self.headers.items()), time.time()
-        )
+        record = Recorded(self.command, path, query, args, dict(self.headers.items()), time.time())
         owner._record(record)
         request = Request(
             self.command, path, query, args, {k.lower(): v for k, v in self.headers.items()}, body

@@ -469,7 +469,9 @@ class TreeherderData:
         offset = _int("offset", get.get("offset", "0"))
         count = _int("count", get.get("count", "10"))
         if count > MAX_JOBS_COUNT:
-            raise _detail(400, f"Specified count exceeds API MAX_JOBS_COUNT value: {MAX_JOBS_COUNT}")
+            raise _detail(
+                400, f"Specified count exceeds API MAX_JOBS_COUNT value: {MAX_JOBS_COUNT}"
+            )
         legacy = dict(args)
         for key in list(legacy):
             if key.startswith("result_set_id"):
@@ -909,9 +911,9 @@ class TreeherderData:
             where.append("s.created <= ?")
             params.append(self._datetime("created__lte", get["created__lte"]))
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        total = self._rows(f"SELECT count(*) AS n FROM performance_alert_summary s {clause}", params)[
-            0
-        ]["n"]
+        total = self._rows(
+            f"SELECT count(*) AS n FROM performance_alert_summary s {clause}", params
+        )[0]["n"]
         pages = max(1, -(-total // size))
         if page > pages:
             raise _detail(404, "Invalid page.")
@@ -998,4 +1000,3 @@ class TreeherderData:
             query["cursor"] = format(rows[-1]["id"], "x")
             nxt = f"{base_url}{path}?{urlencode(query)}"
         return {"next": nxt, "previous": None, "results": rows}
-
