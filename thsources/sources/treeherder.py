@@ -45,7 +45,7 @@ from ..http import DEFAULT_RETRY, HttpSession, RetryPolicy, Timeouts, user_agent
 from ..polling import Deadline
 from ..result import Column, Result, ResultMeta
 from .base import DEFAULT_TIMEOUT, Job, Source, register
-from .treeherder_paging import follow_next, pushes_backwards
+from .treeherder_paging import MAX_PUSH_COUNT, follow_next, pushes_backwards
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -65,8 +65,9 @@ STAGE_URL: Final = "https://treeherder.allizom.org"
 DEFAULT_PACE: Final = 5.0
 """Requests per second at most: polite to a service without throttling, fast enough to page."""
 API_VERSIONS: Final = ("1.0", "1.1")
-JOBS_PAGE_SIZE: Final = 2000
-ALERT_SUMMARY_PAGE_SIZE: Final = 100
+#: The largest page each paged endpoint gives (also the default): larger asks are refused (push)
+#: or clamped (jobs, alert summaries). ``page_sizes=`` lowers them, e.g. to test paging.
+PAGE_SIZES: Final = {"push": MAX_PUSH_COUNT, "jobs": 2000, "alertsummary": 100}
 #: Statuses retried: overload, gateway failures, and 500 (Treeherder's database hiccups).
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 
@@ -299,8 +300,16 @@ class TreeherderSource(Source):
         timeouts: Timeouts | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        page_sizes: Mapping[str, int] | None = None,
     ) -> None:
         super().__init__(name)
+        self.page_sizes = dict(PAGE_SIZES)
+        for key, size in (page_sizes or {}).items():
+            if key not in PAGE_SIZES:
+                raise ConfigError(f"page_sizes keys are {', '.join(PAGE_SIZES)}, not {key!r}")
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ConfigError(f"page size {key} must be a positive integer, not {size!r}")
+            self.page_sizes[key] = min(size, PAGE_SIZES[key])
         self.url = _base_url(url, self.name)
         self.pace = _number_option("pace", pace, DEFAULT_PACE, self.name)
         self.default_timeout = _number_option("timeout", timeout, DEFAULT_TIMEOUT, self.name)
@@ -558,7 +567,11 @@ class TreeherderSource(Source):
             params["id__lt"] = _ids("before_id", before_id)[0]
         path = f"/api/project/{quote(repository, safe='')}/push/"
         fetch = self._fetch(deadline or self._deadline(None))
-        return list(pushes_backwards(fetch, path, params, count, source=self.name))
+        return list(
+            pushes_backwards(
+                fetch, path, params, count, source=self.name, page_size=self.page_sizes["push"]
+            )
+        )
 
     def pushes(
         self,
@@ -653,7 +666,7 @@ class TreeherderSource(Source):
     def _job_params(
         self, push_id: int | None, push_ids: Iterable[int] | None, filters: Mapping[str, Any]
     ) -> dict[str, Any]:
-        params: dict[str, Any] = {"count": JOBS_PAGE_SIZE}
+        params: dict[str, Any] = {"count": self.page_sizes["jobs"]}
         if push_id is not None:
             params["push_id"] = _ids("push_id", push_id)[0]
         ids = _ids("push_ids", push_ids)
@@ -900,7 +913,8 @@ class TreeherderSource(Source):
         limit = _positive("limit", limit)
         deadline = deadline or self._deadline(None)
         params: dict[str, Any] = dict(filters)
-        params["limit"] = min(ALERT_SUMMARY_PAGE_SIZE, limit or ALERT_SUMMARY_PAGE_SIZE)
+        size = self.page_sizes["alertsummary"]
+        params["limit"] = min(size, limit or size)
         if repository is not None:
             params["repository"] = self.repository_id(repository)
         if framework is not None:

@@ -30,9 +30,17 @@ Fetch = Callable[[str, Params], Any]
 
 
 def pushes_backwards(
-    fetch: Fetch, path: str, params: Params, count: int | None, *, source: str | None = None
+    fetch: Fetch,
+    path: str,
+    params: Params,
+    count: int | None,
+    *,
+    source: str | None = None,
+    page_size: int = MAX_PUSH_COUNT,
 ) -> Iterator[dict[str, Any]]:
     """Pushes newest first, up to ``count`` (None: all that match ``params``), each once.
+
+    ``page_size`` (at most :data:`MAX_PUSH_COUNT`) is the most asked for in one request.
 
     A caller's own ``push_timestamp__lte``/``__lt`` bound is kept: the walk only ever
     tightens it.
@@ -43,7 +51,7 @@ def pushes_backwards(
     tied = 0  # pushes seen at the boundary timestamp: they come back on the next page
     while count is None or delivered < count:
         # Ask for what is still wanted plus the pushes that will come back, within the limit.
-        want = MAX_PUSH_COUNT if count is None else min(MAX_PUSH_COUNT, count - delivered + tied)
+        want = page_size if count is None else min(page_size, count - delivered + tied)
         query = dict(params)
         query["count"] = want
         if bound is not None:
@@ -67,7 +75,7 @@ def pushes_backwards(
             return  # the server had no more
         if new == 0:
             raise ProtocolError(
-                f"more than {MAX_PUSH_COUNT} pushes share the timestamp {bound}: they cannot "
+                f"{page_size} or more pushes share the timestamp {bound}: they cannot "
                 "all be fetched by timestamp; narrow the query with id__lt or dates",
                 source=source,
             )
