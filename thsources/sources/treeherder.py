@@ -663,6 +663,36 @@ class TreeherderSource(Source):
             self._meta("jobs", deadline, pages=pages),
         )
 
+    def job_dicts(
+        self,
+        push_id: int | None = None,
+        *,
+        push_ids: Iterable[int] | None = None,
+        limit: int | None = None,
+        deadline: Deadline | None = None,
+        **filters: Any,
+    ) -> list[dict[str, Any]]:
+        """Jobs as dicts under Treeherder's own property names (``duration`` in minutes),
+        every page in id order; see :meth:`jobs` for the filters."""
+        limit = _positive("limit", limit)
+        params = self._job_params(push_id, push_ids, filters)
+        fetch = self._fetch(deadline or self._deadline(None))
+        out: list[dict[str, Any]] = []
+        seen: set[Any] = set()
+        for body in follow_next(fetch, "/api/jobs/", params, source=self.name):
+            names = body.get("job_property_names")
+            if not isinstance(names, list) or "id" not in names:
+                raise ProtocolError("/api/jobs/ sent no job_property_names", source=self.name)
+            for row in body["results"]:
+                job = dict(zip(names, row, strict=False))
+                if job["id"] in seen:
+                    continue
+                seen.add(job["id"])
+                out.append(job)
+                if limit is not None and len(out) >= limit:
+                    return out
+        return out
+
     def _job_params(
         self, push_id: int | None, push_ids: Iterable[int] | None, filters: Mapping[str, Any]
     ) -> dict[str, Any]:
