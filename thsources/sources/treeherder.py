@@ -1047,6 +1047,20 @@ class TreeherderSource(Source):
                 break
         return Result.from_rows(ALERT_COLUMNS, rows, self._meta("alert", deadline))
 
+    # -- named queries ------------------------------------------------------------------------
+
+    def run_rest(
+        self,
+        spec: Mapping[str, Any],
+        params: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run a named query's REST variant (its parsed ``rest.toml``) with bound params."""
+        from .treeherder_named import run_variant
+
+        return run_variant(self, spec, params, self._deadline(timeout))
+
 
 def alert_row(a: Mapping[str, Any]) -> tuple[Any, ...]:
     sig = a.get("series_signature") or {}
