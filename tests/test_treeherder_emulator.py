@@ -360,3 +360,55 @@ def test_alerts_follow_the_cursor(emulator: TreeherderEmulator, db: Any) -> None
     expected = db.execute("SELECT id FROM performance_alert ORDER BY id DESC").fetchall()
     assert got.column("alert_id") == [r[0] for r in expected]
     assert len(_src(emulator).alerts(limit=13)) == 13
+
+
+def test_the_deprecated_jobs_endpoint_has_no_stable_order(
+    emulator: TreeherderEmulator, db: Any
+) -> None:
+    """Why thsources never offset-pages it: pages of an unordered query overlap and skip."""
+    push_id = db.execute(
+        "SELECT push_id FROM job WHERE repository_id = 77 GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()[0]
+    expected = {
+        r[0] for r in db.execute("SELECT id FROM job WHERE push_id = ?", [push_id]).fetchall()
+    }
+    url = f"{emulator.url}/api/project/autoland/jobs/"
+    seen: list[int] = []
+    for offset in range(0, len(expected), 10):
+        page = requests.get(
+            url, params={"push_id": push_id, "count": 10, "offset": offset}, headers=_ua()
+        ).json()["results"]
+        seen += [j["id"] for j in page]
+    assert len(seen) == len(expected)
+    assert set(seen) != expected  # some jobs twice, others never
+
+
+def test_a_call_has_one_deadline(emulator: TreeherderEmulator) -> None:
+    from thsources.errors import QueryTimeout
+
+    with pytest.raises(QueryTimeout):
+        _src(emulator).jobs(push_id=1, timeout=0)
+
+
+def test_serve_treeherder_from_the_shell(sample: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "thsources", "serve", "treeherder", "--database", str(sample)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("Treeherder emulator listening on http://127.0.0.1:")
+        url = line.split()[-1]
+        answer = requests.get(f"{url}/api/repository/", headers=_ua(), timeout=10)
+        assert [r["name"] for r in answer.json()] == [
+            "mozilla-central",
+            "try",
+            "mozilla-beta",
+            "mozilla-release",
+            "autoland",
+        ]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
