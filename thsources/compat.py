@@ -52,11 +52,15 @@ class TreeherderClient:
     API_VERSION = "1.0"
     MAX_COUNT = 2000
 
-    def __init__(self, server_url: str = DEFAULT_URL, timeout: float = 30) -> None:
+    def __init__(
+        self, server_url: str = DEFAULT_URL, timeout: float = 30, *, pace: float | None = None
+    ) -> None:
+        """``timeout`` bounds each request, as in thclient; ``pace`` (an addition) is the
+        most requests per second (default 5; ``float("inf")`` for none)."""
         self.server_url = server_url
         self.timeout = timeout
         self._source = TreeherderSource(
-            url=server_url, timeouts=Timeouts(connect=timeout, read=timeout)
+            url=server_url, timeouts=Timeouts(connect=timeout, read=timeout), pace=pace
         )
 
     def _deadline(self) -> Deadline:
