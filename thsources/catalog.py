@@ -46,6 +46,7 @@ VARIANTS_FOR_DIALECT: Final[dict[str, tuple[str, ...]]] = {
     "postgresql": ("postgresql",),
     "mysql": ("mysql",),
     "bigquery": ("bigquery",),
+    "rest": ("rest",),
 }
 _MISSING: Final = object()
 
@@ -200,6 +201,9 @@ def _parse(folder: Path) -> NamedQuery:
                 f"{folder / (vname + '.sql')}: placeholders {sorted(used)} do not match the "
                 f"declared parameters {sorted(declared)}"
             )
+    rest = folder / "rest.toml"  # a REST variant: a source method and parameter mapping
+    if rest.is_file():
+        variants["rest"] = rest.read_text(encoding="utf-8")
     return NamedQuery(
         name=folder.name,
         description=spec.get("description", "").strip(),
@@ -319,8 +323,12 @@ def run_named(
     """Run named query ``name`` on ``source``; the result matches the declared columns."""
     query = get(name)
     bound = bind_params(query, params)
-    _, sql = query.variant_for(source.dialect)
-    result = source.query(sql, bound, max_age=max_age, timeout=timeout, **query_options)
+    variant, sql = query.variant_for(source.dialect)
+    if variant == "rest":
+        spec = tomllib.loads(sql)
+        result = source.run_rest(spec, bound, timeout=timeout)  # type: ignore[attr-defined]
+    else:
+        result = source.query(sql, bound, max_age=max_age, timeout=timeout, **query_options)
     return conform(query, result)
 
 

@@ -17,10 +17,21 @@ if TYPE_CHECKING:
         SavedQuery,
         User,
     )
+    from thsources.testing.treeherder import TreeherderEmulator, TreeherderFaults
 
-__all__ = ["DataSource", "Faults", "RecordedRequest", "RedashEmulator", "SavedQuery", "User"]
+__all__ = [
+    "DataSource",
+    "Faults",
+    "RecordedRequest",
+    "RedashEmulator",
+    "SavedQuery",
+    "TreeherderEmulator",
+    "TreeherderFaults",
+    "User",
+]
 
-_REDASH_NAMES = frozenset(__all__)
+_TREEHERDER_NAMES = frozenset({"TreeherderEmulator", "TreeherderFaults"})
+_REDASH_NAMES = frozenset(__all__) - _TREEHERDER_NAMES
 
 
 def __getattr__(name: str) -> Any:
@@ -28,4 +39,8 @@ def __getattr__(name: str) -> Any:
         from thsources.testing import redash
 
         return getattr(redash, name)
+    if name in _TREEHERDER_NAMES:
+        from thsources.testing import treeherder
+
+        return getattr(treeherder, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
