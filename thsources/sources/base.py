@@ -13,8 +13,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final, TypeVar
 
-from ..errors import ConfigError, QueryCancelled
-from ..polling import Deadline, JobState
+from ..errors import ConfigError, QueryCancelled, UnsupportedQuery
+from ..polling import Deadline, JobState, check_timeout
 from ..result import Result
 
 __all__ = [
@@ -130,10 +130,22 @@ class Source(ABC):
         max_age: float = 0,
         timeout: float | None = None,
     ) -> Result:
-        """Run a query to the end (or the deadline) and return its result."""
-        deadline = Deadline(DEFAULT_TIMEOUT if timeout is None else timeout)
-        job = self.submit(sql, params, max_age=max_age, timeout=deadline.remaining())
+        """Run a query to the end (or ``timeout`` s; ``inf`` for no limit) and return its result.
+
+        ``timeout`` goes through :func:`~thsources.polling.check_timeout` first, so 0,
+        negative numbers and NaN are a ``ParameterError`` on every source.
+        """
+        deadline = Deadline(check_timeout(timeout, DEFAULT_TIMEOUT))
+        job = self.submit(sql, params, max_age=max_age, timeout=deadline.timeout)
         return job.result(deadline.remaining())
+
+    def tables(self) -> Result:
+        """The schema: one row per column, ``table_name``, ``column_name``, ``data_type``
+        (strings), ordered by table and column position. Sources without a listing raise
+        ``UnsupportedQuery``."""
+        raise UnsupportedQuery(
+            f"source {self.name!r} ({self.kind}) has no schema listing", source=self.name
+        )
 
     def describe(self) -> dict[str, Any]:
         """What this source is, for listings: no secrets."""

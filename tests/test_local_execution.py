@@ -1,0 +1,279 @@
+"""The local source's execution: deadlines and Ctrl-C stop DuckDB at once; bad input is refused.
+
+The long query below would run for hours; a test that sees it return (or hang until the
+per-test timeout) has found a deadline or an interrupt that does not reach DuckDB.
+"""
+
+from __future__ import annotations
+
+import _thread
+import io
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+import thsources
+from thsources import ConfigError, ParameterError, QueryTimeout, SourceUnavailable
+from thsources.cli import main
+from thsources.sources.local import LocalSource
+
+# Valid PostgreSQL as well as DuckDB: 10^12 rows to filter, hours of work.
+LONG = (
+    "SELECT count(*) AS n FROM generate_series(1, 1000000) AS a(i), "
+    "generate_series(1, 1000000) AS b(j) WHERE (a.i * b.j) % 7 = 3"
+)
+WORKER = "thsources-local-query"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "small.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE t (id INTEGER, name VARCHAR); INSERT INTO t VALUES (1, 'a')")
+    con.close()
+    return path
+
+
+@pytest.fixture
+def src(db: Path) -> Iterator[LocalSource]:
+    with LocalSource(path=db) as source:
+        yield source
+
+
+def workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == WORKER and t.is_alive()]
+
+
+def statement_stopped() -> bool:
+    """No statement thread left running: each ends within seconds once interrupted (an
+    abandoned one would run the LONG query for hours)."""
+    for thread in workers():
+        thread.join(20)
+    return workers() == []
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdin=io.StringIO(""), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def profiles(tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Profiles of the local kind with good and bad paths."""
+    notdb = tmp_path / "notes.txt"
+    notdb.write_text("not a database\n")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[profiles.small]\nkind = "local"\npath = "{db}"\n'
+        f'[profiles.missing]\nkind = "local"\npath = "{tmp_path / "nope.duckdb"}"\n'
+        f'[profiles.folder]\nkind = "local"\npath = "{tmp_path}"\n'
+        f'[profiles.notdb]\nkind = "local"\npath = "{notdb}"\n'
+    )
+    monkeypatch.setenv("THSOURCES_CONFIG", str(config))
+    return tmp_path
+
+
+# -- deadline -------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_timeout_interrupts_the_running_statement(src: LocalSource) -> None:
+    with pytest.raises(QueryTimeout, match=r"did not finish within 0\.5 s") as info:
+        src.query(LONG, timeout=0.5)
+    assert isinstance(info.value, TimeoutError)
+    assert info.value.query == LONG
+    assert info.value.source == "local"
+    assert statement_stopped()  # interrupted, not abandoned
+    assert src.query("SELECT name FROM t").records() == [{"name": "a"}]
+
+
+@pytest.mark.timeout(60)
+def test_submit_takes_the_same_deadline(src: LocalSource) -> None:
+    with pytest.raises(QueryTimeout):
+        src.submit(LONG, timeout=0.3)
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, -1, -0.5, math.nan, True, "5"])
+def test_timeouts_that_mean_nothing_are_refused_before_running(src: LocalSource, bad: Any) -> None:
+    with pytest.raises(ParameterError, match="positive number of seconds") as info:
+        src.query(LONG, timeout=bad)
+    assert isinstance(info.value, ValueError)
+    assert workers() == []
+
+
+def test_infinite_timeout_means_no_limit(src: LocalSource) -> None:
+    assert src.query("SELECT id FROM t", timeout=math.inf).records() == [{"id": 1}]
+    assert src.submit("SELECT id FROM t", timeout=math.inf).result().records() == [{"id": 1}]
+
+
+@pytest.mark.parametrize(
+    ("value", "code"), [("-1", 2), ("0", 2), ("nan", 2), ("-inf", 2), ("inf", 0), ("30", 0)]
+)
+def test_cli_timeout_values(profiles: Path, value: str, code: int) -> None:
+    exit_code, out, err = run_cli("query", "SELECT id FROM t", "-s", "small", f"--timeout={value}")
+    assert exit_code == code
+    if code:
+        assert err == (
+            "thsources: error: timeout must be a positive number of seconds "
+            f"(or inf for no limit), not {float(value)!r}\n"
+        )
+        assert out == ""
+    else:
+        assert out.splitlines()[2].strip() == "1"
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_interrupt_of_the_main_thread_stops_the_statement(src: LocalSource) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("KeyboardInterrupt is delivered to the main thread only")
+    stop = threading.Event()
+
+    def interrupt() -> None:
+        while not stop.is_set():
+            if workers():
+                _thread.interrupt_main()
+                return
+            stop.wait(0.01)
+
+    helper = threading.Thread(target=interrupt, daemon=True)
+    helper.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            src.query(LONG)
+    finally:
+        stop.set()
+        helper.join()
+    assert statement_stopped()
+    assert src.query("SELECT id FROM t").records() == [{"id": 1}]
+
+
+# The CLI's own main(), with DEBUG logging on so the test knows when the statement runs.
+CLI_WITH_LOG = (
+    "import logging, sys; logging.basicConfig(level=logging.DEBUG); "
+    "from thsources.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+@pytest.mark.timeout(90)
+def test_sigint_to_the_cli_exits_130_at_once(profiles: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLI_WITH_LOG, "query", LONG, "-s", "small"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    try:
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "running a statement" in line:
+                break
+        else:
+            pytest.fail(f"the query never started: {''.join(seen)}")
+        # Let DuckDB get going: a signal landing in Python code just before would be seen
+        # there, and would not show whether a running statement is interrupted.
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        assert proc.stdout is not None
+        out, rest = proc.stdout.read(), proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert out == ""
+    assert rest == "thsources: interrupted\n"
+
+
+# -- bad paths --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        ("missing", r"nope\.duckdb' does not exist; give the path of a DuckDB database file"),
+        ("folder", r"is a directory; give the path of a DuckDB database file inside it"),
+        ("notdb", r"cannot open '.*notes\.txt' as a DuckDB database: .*not a valid DuckDB"),
+    ],
+)
+def test_bad_path_is_a_config_error(profiles: Path, profile: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        thsources.connect(profile).query("SELECT 1")
+    assert info.value.source == profile
+    code, out, err = run_cli("query", "SELECT 1", "-s", profile)
+    assert (code, out) == (2, "")
+    assert err.startswith("thsources: error: ") and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_bad_sample_options_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="option seed of the local source must be a number"):
+        LocalSource(seed="abc").query("SELECT 1")  # type: ignore[arg-type]
+
+
+def test_a_database_locked_by_a_writer_is_unavailable(db: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+            "sys.stdin.read()",
+            str(db),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+        with pytest.raises(SourceUnavailable, match="is locked by another process"):
+            LocalSource(path=db).query("SELECT 1")
+    finally:
+        holder.communicate("", timeout=30)
+
+
+# -- failures keep the SQL ------------------------------------------------------------------
+
+
+def test_query_errors_carry_the_sql_but_do_not_print_it(src: LocalSource) -> None:
+    sql = "SELECT nosuchcolumn FROM t WHERE name = :n"
+    with pytest.raises(thsources.QueryError) as info:
+        src.query(sql, {"n": "x"})
+    assert info.value.query == "SELECT nosuchcolumn FROM t WHERE name = 'x'"
+    assert "nosuchcolumn" in str(info.value)  # DuckDB's message names it
+    assert "WHERE name = 'x'" not in str(info.value)
+    assert "WHERE" not in repr(info.value)
+
+
+def test_a_write_is_permission_denied(src: LocalSource) -> None:
+    with pytest.raises(thsources.PermissionDenied, match="read-only") as info:
+        src.query("INSERT INTO t VALUES (2, 'b')")
+    assert info.value.query == "INSERT INTO t VALUES (2, 'b')"
+
+
+def test_retrieved_at_is_when_the_result_arrived(src: LocalSource) -> None:
+    import datetime as dt
+
+    before = dt.datetime.now(dt.UTC)
+    meta = src.query("SELECT 1 AS x").meta
+    assert meta.retrieved_at is not None
+    assert meta.retrieved_at.tzinfo is dt.UTC
+    assert before <= meta.retrieved_at <= dt.datetime.now(dt.UTC)
