@@ -277,3 +277,87 @@ def test_retrieved_at_is_when_the_result_arrived(src: LocalSource) -> None:
     assert meta.retrieved_at is not None
     assert meta.retrieved_at.tzinfo is dt.UTC
     assert before <= meta.retrieved_at <= dt.datetime.now(dt.UTC)
+
+
+# -- values DuckDB has and the canonical types must hold -----------------------------------------
+
+
+def test_wide_integers_and_long_intervals_come_back_never_crash(src: LocalSource) -> None:
+    res = src.query(
+        "SELECT 12345678901234567890123::numeric(38,0) AS big, "
+        "170141183460469231731687303715884105727::hugeint AS huge, "
+        "(SELECT sum(id) FROM t) AS total, "
+        "interval '100000000 years' AS forever, interval '1 day 2 hours' AS short"
+    )
+    assert [(c.name, c.type) for c in res.columns] == [
+        ("big", "string"),
+        ("huge", "string"),
+        ("total", "integer"),
+        ("forever", "string"),
+        ("short", "string"),
+    ]
+    assert res.records() == [
+        {
+            "big": "12345678901234567890123",
+            "huge": "170141183460469231731687303715884105727",
+            "total": 1,
+            "forever": "36000000000 days, 0:00:00",
+            "short": "1 day, 2:00:00",
+        }
+    ]
+
+
+def test_cli_prints_a_wide_integer(profiles: Path) -> None:
+    code, out, err = run_cli(
+        "query",
+        "SELECT 12345678901234567890123::numeric(38,0) AS n",
+        "-s",
+        "small",
+        "--format",
+        "csv",
+    )
+    assert (code, out, err) == (0, "n\n12345678901234567890123\n", "")
+
+
+# -- schema listing ---------------------------------------------------------------------------
+
+
+def test_tables_lists_columns_in_order(src: LocalSource) -> None:
+    res = src.tables()
+    assert [(c.name, c.type) for c in res.columns] == [
+        ("table_name", "string"),
+        ("column_name", "string"),
+        ("data_type", "string"),
+    ]
+    assert res.rows() == [("t", "id", "INTEGER"), ("t", "name", "VARCHAR")]
+
+
+def test_tables_of_the_sample_include_the_telemetry_demo_table() -> None:
+    with LocalSource() as sample:
+        res = sample.tables()
+    telemetry = [(r["column_name"], r["data_type"]) for r in res if r["table_name"] == "telemetry"]
+    assert telemetry == [
+        ("submission_date", "DATE"),
+        ("revision", "VARCHAR"),
+        ("platform", "VARCHAR"),
+        ("metric", "VARCHAR"),
+        ("value", "DOUBLE"),
+        ("sample_count", "INTEGER"),
+    ]
+    names = res.column("table_name")
+    assert names == sorted(names) and {"job", "push", "repository"} <= set(names)
+
+
+def test_a_source_without_a_schema_listing_says_so() -> None:
+    from thsources.sources.base import CompletedJob, Source
+
+    class Plain(Source):
+        kind = "plain"
+
+        def submit(self, sql: str, params: Any = None, **kw: Any) -> CompletedJob:
+            raise AssertionError("not called")
+
+    with pytest.raises(
+        thsources.UnsupportedQuery, match="source 'plain' \\(plain\\) has no schema"
+    ):
+        Plain().tables()
