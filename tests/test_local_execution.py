@@ -361,3 +361,18 @@ def test_a_source_without_a_schema_listing_says_so() -> None:
         thsources.UnsupportedQuery, match="source 'plain' \\(plain\\) has no schema"
     ):
         Plain().tables()
+
+
+def test_times_beyond_python_are_text_not_a_crash(src: LocalSource) -> None:
+    res = src.query(
+        "SELECT * FROM (VALUES "
+        "('infinity'::timestamp, '-infinity'::date, '294247-01-10'::timestamp),"
+        "('2020-01-01 10:00:00.5'::timestamp, '2020-01-02'::date, NULL)) AS v(t, d, far)"
+    )
+    assert [c.type for c in res.columns] == ["string", "string", "string"]
+    assert res.rows() == [
+        ("infinity", "-infinity", "294247-01-10T00:00:00.000000Z"),
+        ("2020-01-01T10:00:00.500000Z", "2020-01-02", None),
+    ]
+    ordinary = src.query("SELECT '2020-01-01'::date AS d, '2020-01-01 10:00'::timestamp AS t")
+    assert [c.type for c in ordinary.columns] == ["date", "datetime"]

@@ -160,7 +160,67 @@ def arrow_column(
             return chosen, to_arrow_array(arr, chosen)
         except pa.ArrowInvalid:
             return "string", arr.cast(pa.string())
+    if ctype is None and chosen in ("datetime", "date") and _beyond_python(arr):
+        return "string", pa.array(_far_time_texts(arr), type=pa.string())
     return chosen, to_arrow_array(arr, chosen)
+
+
+# What Python's datetime can hold: 0001-01-01 to 9999-12-31 (as seconds and days from 1970).
+_PY_SECONDS: Final = (-62_135_596_800, 253_402_300_800)
+_PY_DAYS: Final = (-719_162, 2_932_897)
+_PER_SECOND: Final = {"s": 1, "ms": 1_000, "us": 1_000_000}
+_INFINITIES: Final = {2**63 - 1: "infinity", -(2**63) + 1: "-infinity"} | {
+    2**31 - 1: "infinity",
+    -(2**31) + 1: "-infinity",
+}
+
+
+def _storage(arr: Any) -> tuple[Any, str] | None:
+    """The integers under a timestamp or date column and their numpy unit, if any value
+    could be beyond Python's datetime."""
+    import pyarrow as pa
+
+    t = arr.type
+    if pa.types.is_timestamp(t) and t.unit in _PER_SECOND:
+        return arr.cast(pa.int64()), t.unit
+    if pa.types.is_date32(t):
+        return arr.cast(pa.int32()), "D"
+    return None
+
+
+def _beyond_python(arr: Any) -> bool:
+    """Whether a timestamp or date column holds values before year 1 or after 9999
+    (PostgreSQL's and DuckDB's ``infinity`` among them), which records could not hold."""
+    import pyarrow.compute as pc
+
+    found = _storage(arr)
+    if found is None:
+        return False
+    storage, unit = found
+    if unit == "D":
+        low, high = _PY_DAYS
+    else:
+        low, high = (bound * _PER_SECOND[unit] for bound in _PY_SECONDS)
+    extremes = pc.min_max(storage)
+    least, most = extremes["min"].as_py(), extremes["max"].as_py()
+    return least is not None and (least < low or most >= high)
+
+
+def _far_time_texts(arr: Any) -> list[str | None]:
+    """Such a column as text: ``infinity``/``-infinity``, else ISO 8601 with the year as
+    long as it needs (numpy prints any year)."""
+    import numpy as np
+
+    found = _storage(arr)
+    assert found is not None
+    storage, unit = found
+    numpy_unit: Any = unit  # numpy's stubs want a literal unit
+    return [
+        None
+        if v is None
+        else _INFINITIES.get(v) or str(np.datetime64(v, numpy_unit)) + ("" if unit == "D" else "Z")
+        for v in storage.to_pylist()
+    ]
 
 
 def _parse_datetime(value: Any) -> dt.datetime | None:
