@@ -376,3 +376,25 @@ def test_times_beyond_python_are_text_not_a_crash(src: LocalSource) -> None:
     ]
     ordinary = src.query("SELECT '2020-01-01'::date AS d, '2020-01-01 10:00'::timestamp AS t")
     assert [c.type for c in ordinary.columns] == ["date", "datetime"]
+
+
+def test_the_telemetry_join_in_the_docs_matches_every_row() -> None:
+    import re
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "sample.md").read_text()
+    (sql,) = re.findall(r"```sql\n(.*?)```", doc, re.S)
+    with LocalSource() as sample:
+        joined = sample.query(sql)
+        rows = sample.query(
+            "SELECT count(*) AS n FROM telemetry WHERE metric = 'crash_rate_per_1k_usage_hours'"
+        )
+    assert len(joined) == rows[0]["n"] > 1000
+    assert joined.column_names == [
+        "submission_date",
+        "revision",
+        "platform",
+        "crash_rate",
+        "failed",
+        "jobs",
+    ]
+    assert all(r["jobs"] >= 1 for r in joined)
