@@ -285,7 +285,7 @@ def test_retrieved_at_is_when_the_result_arrived(src: LocalSource) -> None:
 def test_wide_integers_and_long_intervals_come_back_never_crash(src: LocalSource) -> None:
     res = src.query(
         "SELECT 12345678901234567890123::numeric(38,0) AS big, "
-        "170141183460469231731687303715884105727::hugeint AS huge, "
+        "-99999999999999999999999999999999999999::numeric(38,0) AS huge, "
         "(SELECT sum(id) FROM t) AS total, "
         "interval '100000000 years' AS forever, interval '1 day 2 hours' AS short"
     )
@@ -299,7 +299,7 @@ def test_wide_integers_and_long_intervals_come_back_never_crash(src: LocalSource
     assert res.records() == [
         {
             "big": "12345678901234567890123",
-            "huge": "170141183460469231731687303715884105727",
+            "huge": "-99999999999999999999999999999999999999",
             "total": 1,
             "forever": "36000000000 days, 0:00:00",
             "short": "1 day, 2:00:00",
@@ -398,3 +398,12 @@ def test_the_telemetry_join_in_the_docs_matches_every_row() -> None:
         "jobs",
     ]
     assert all(r["jobs"] >= 1 for r in joined)
+
+
+def test_a_value_no_type_can_hold_is_a_query_error_naming_the_fix(src: LocalSource) -> None:
+    sql = "SELECT ARRAY[date 'infinity'] AS days"
+    with pytest.raises(thsources.QueryError, match=r"result cannot be read: .*::varchar") as info:
+        src.query(sql)
+    assert info.value.query == sql
+    as_text = src.query("SELECT CAST(ARRAY[date 'infinity'] AS varchar) AS days")
+    assert [c.type for c in as_text.columns] == ["string"]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from ..errors import ConfigError, SourceUnavailable
+from ..errors import ConfigError, QueryError, SourceUnavailable
 from ..local.execute import Fetched, run_statement
 from ..polling import check_timeout
 from ..result import Column, Result, ResultMeta
@@ -179,11 +179,22 @@ def _open(path: Path, name: str) -> Any:
 
 
 def _result(fetched: Fetched, meta: ResultMeta) -> Result:
+    import pyarrow as pa
+
     if fetched.table is None:
         return Result.from_columns([], [], meta)
     # DuckDB's JSON type reaches Arrow as a plain string: keep it json.
     types = dict.fromkeys(fetched.json_columns, "json")
-    return Result.from_arrow(fetched.table, types=types, meta=meta)
+    try:
+        return Result.from_arrow(fetched.table, types=types, meta=meta)
+    except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:
+        # A value no canonical type can hold (a date past year 9999 inside a list, say).
+        raise QueryError(
+            f"the query ran but its result cannot be read: {type(exc).__name__}: {exc}; "
+            "cast the column to text (::varchar) to get it",
+            source=meta.source,
+            query=meta.query,
+        ) from exc
 
 
 _TABLES_SQL: Final = """\
