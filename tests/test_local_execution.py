@@ -25,6 +25,7 @@ import pytest
 import thsources
 from thsources import ConfigError, ParameterError, QueryTimeout, SourceUnavailable
 from thsources.cli import main
+from thsources.polling import JobState, Progress
 from thsources.sources.local import LocalSource
 
 # Valid PostgreSQL as well as DuckDB: 10^12 rows to filter, hours of work.
@@ -159,6 +160,24 @@ def test_interrupt_of_the_main_thread_stops_the_statement(src: LocalSource) -> N
         helper.join()
     assert statement_stopped()
     assert src.query("SELECT id FROM t").records() == [{"id": 1}]
+
+
+@pytest.mark.timeout(60)
+def test_progress_reports_the_running_statement_and_can_stop_it(src: LocalSource) -> None:
+    events: list[Progress] = []
+
+    def progress(event: Progress) -> None:
+        events.append(event)
+        if len(events) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        src.query(LONG, progress=progress)
+    assert [(e.state, e.polls, e.source, e.job_id) for e in events] == [
+        (JobState.RUNNING, n, "local", None) for n in (1, 2, 3)
+    ]
+    assert 0 < events[0].elapsed_s < events[1].elapsed_s < events[2].elapsed_s
+    assert statement_stopped()
 
 
 # The CLI's own main(), with DEBUG logging on so the test knows when the statement runs.

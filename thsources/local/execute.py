@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..errors import PermissionDenied, QueryError, QueryTimeout, ThsourcesError
+from ..polling import JobState, Progress, ProgressCallback
 
 __all__ = ["Fetched", "run_statement"]
 
@@ -81,16 +82,27 @@ class _Worker(threading.Thread):
         return self.is_alive() and not self.done.is_set()
 
 
-def run_statement(con: Any, text: str, *, timeout: float, source: str) -> Fetched:
+def run_statement(
+    con: Any,
+    text: str,
+    *,
+    timeout: float,
+    source: str,
+    progress: ProgressCallback | None = None,
+) -> Fetched:
     """Run ``text`` on a fresh cursor of ``con``; stop it after ``timeout`` s or on Ctrl-C.
 
     ``timeout`` is positive seconds, ``math.inf`` for no limit (already checked by the caller).
-    DuckDB's errors come back as thsources errors carrying ``text`` as ``.query``.
+    ``progress`` hears ``running`` every slice the statement is still going, then ``done``;
+    an exception it raises (``KeyboardInterrupt``) stops the statement too. DuckDB's errors
+    come back as thsources errors carrying ``text`` as ``.query``.
     """
     cursor = con.cursor()
     worker = _Worker(cursor, text)
-    end = time.monotonic() + timeout
+    started = time.monotonic()
+    end = started + timeout
     timed_out = False
+    waits = 0
     log.debug("%s: running a statement (timeout %g s)", source, timeout)
     try:
         worker.start()
@@ -101,6 +113,10 @@ def run_statement(con: Any, text: str, *, timeout: float, source: str) -> Fetche
                 _stop(worker)
                 break
             worker.done.wait(min(left, _SLICE))
+            waits += 1
+            if progress is not None:
+                state = JobState.RUNNING if worker.running else JobState.DONE
+                progress(Progress(state, time.monotonic() - started, None, waits, source))
     except BaseException:
         # Ctrl-C (or anything else raised while waiting): stop the statement before leaving.
         _stop(worker)

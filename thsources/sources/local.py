@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from ..errors import ConfigError, QueryError, SourceUnavailable
 from ..local.execute import Fetched, run_statement
-from ..polling import check_timeout
+from ..polling import ProgressCallback, check_timeout
 from ..result import Column, Result, ResultMeta
 from ..sqlbind import bind
 from .base import DEFAULT_TIMEOUT, CompletedJob, Job, Source, register
@@ -99,18 +99,27 @@ class LocalSource(Source):
         *,
         max_age: float = 0,
         timeout: float | None = None,
+        progress: ProgressCallback | None = None,
     ) -> Result:
         """Run a query to the end (or ``timeout`` s; ``inf`` for no limit) and return its rows.
 
         Ctrl-C interrupts the running statement and raises ``KeyboardInterrupt``.
+        ``progress`` is told ``running`` and the elapsed time every 0.1 s while the
+        statement runs, as a remote source reports its job.
         """
-        return self._run(sql, params, check_timeout(timeout, DEFAULT_TIMEOUT))
+        return self._run(sql, params, check_timeout(timeout, DEFAULT_TIMEOUT), progress)
 
-    def _run(self, sql: str, params: Mapping[str, Any] | None, timeout: float) -> Result:
+    def _run(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None,
+        timeout: float,
+        progress: ProgressCallback | None = None,
+    ) -> Result:
         text = bind(sql, params, self.dialect)
         con, _ = self._connection_and_path()
         started = time.perf_counter()
-        fetched = run_statement(con, text, timeout=timeout, source=self.name)
+        fetched = run_statement(con, text, timeout=timeout, source=self.name, progress=progress)
         meta = ResultMeta(
             source=self.name,
             query=text,
