@@ -105,6 +105,17 @@ def test_submit_takes_the_same_deadline(src: LocalSource) -> None:
         src.submit(LONG, timeout=0.3)
 
 
+@pytest.mark.timeout(60)
+def test_cli_timeout_exits_5_with_one_line(profiles: Path) -> None:
+    code, out, err = run_cli("query", LONG, "-s", "small", "--timeout", "0.5")
+    assert (code, out) == (5, "")
+    assert err == (
+        "thsources: error: the query did not finish within 0.5 s and was interrupted; "
+        "pass a larger timeout (or inf for no limit)\n"
+    )
+    assert statement_stopped()
+
+
 @pytest.mark.parametrize("bad", [0, 0.0, -1, -0.5, math.nan, True, "5"])
 def test_timeouts_that_mean_nothing_are_refused_before_running(src: LocalSource, bad: Any) -> None:
     with pytest.raises(ParameterError, match="positive number of seconds") as info:
