@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thsources import Column, ConfigError, Result, ResultMeta
@@ -352,6 +352,7 @@ def test_to_polars(result: Result) -> None:
 # -- intervals --------------------------------------------------------------------------------
 
 
+@settings(deadline=None)  # a loaded machine must not fail it by timing
 @given(
     st.integers(-(10**6), 10**6),
     st.integers(-(10**6), 10**6),
