@@ -437,3 +437,10 @@ def test_a_value_no_type_can_hold_is_a_query_error_naming_the_fix(src: LocalSour
     assert info.value.query == sql
     as_text = src.query("SELECT CAST(ARRAY[date 'infinity'] AS varchar) AS days")
     assert [c.type for c in as_text.columns] == ["string"]
+
+
+def test_a_completed_job_refuses_a_meaningless_timeout_too(src: LocalSource) -> None:
+    job = src.submit("SELECT id FROM t")
+    assert job.result(timeout=5).records() == [{"id": 1}]
+    with pytest.raises(ParameterError, match="positive number of seconds"):
+        job.result(timeout=-1)

@@ -77,6 +77,7 @@ class CompletedJob(Job):
         return JobState.CANCELLED if self._cancelled else JobState.DONE
 
     def result(self, timeout: float | None = None) -> Result:
+        check_timeout(timeout, DEFAULT_TIMEOUT)  # nothing to wait for, but refused alike
         if self._cancelled:
             raise QueryCancelled("the job was cancelled", source=self._result.meta.source)
         return self._result
