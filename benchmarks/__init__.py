@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "decode": "benchmarks.decode",
     "polling": "benchmarks.redash_polling",
     "treeherder-jobs": "benchmarks.treeherder_jobs",
+    "local-execute": "benchmarks.local_execute",
 }
 """Benchmark name -> module. To add one: write the module, add a line here."""
 
