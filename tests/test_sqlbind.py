@@ -262,3 +262,12 @@ def test_property_tests_run_derandomized_unless_a_developer_asks() -> None:
         assert settings.default.derandomize is True
         assert settings.default.database is None
     assert settings.default.deadline is None
+
+
+@given(SQL_TEXT)
+def test_any_string_is_one_bigquery_literal_of_the_same_text(value: str) -> None:
+    """No BigQuery here: sqlglot's BigQuery reader (its escape rules) reads the literal back."""
+    sqlglot = pytest.importorskip("sqlglot")
+    tree = sqlglot.parse_one(bind("SELECT :v AS v", {"v": value}, "bigquery"), read="bigquery")
+    (literal_node,) = list(tree.find_all(sqlglot.exp.Literal))
+    assert literal_node.is_string and literal_node.this == value
