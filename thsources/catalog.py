@@ -507,9 +507,9 @@ def _check_lookups(
         if p.lookup is not None
         and (values := [v for v in _as_list(bound.get(p.name)) if v is not None])
     ]
-    if not checks:
+    if not checks or source.dialect not in _TEXT_TYPE:  # a source that speaks no SQL
         return
-    cast = _TEXT_TYPE.get(source.dialect, "VARCHAR")
+    cast = _TEXT_TYPE[source.dialect]
     selects: list[str] = []
     lookup_params: dict[str, Any] = {}
     for i, (p, values) in enumerate(checks):
