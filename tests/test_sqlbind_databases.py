@@ -114,15 +114,11 @@ def test_mysql_literal_is_the_value_in_every_mode(my: Any, mode: str, value: str
 
 
 @needs_mysql
-@given(SQL_TEXT)
-def test_any_string_round_trips_through_mariadb_in_both_modes(value: str) -> None:
-    con = mysql_connect()
-    try:
-        sql = bind("SELECT :v", {"v": value}, "mysql")
-        for mode in MYSQL_MODES[:2]:
-            assert my_one(con, sql, mode) == ((value,),)
-    finally:
-        con.close()
+@given(value=SQL_TEXT)
+def test_any_string_round_trips_through_mariadb_in_both_modes(my: Any, value: str) -> None:
+    sql = bind("SELECT :v", {"v": value}, "mysql")
+    for mode in MYSQL_MODES[:2]:
+        assert my_one(my, sql, mode) == ((value,),)
 
 
 @needs_mysql
@@ -181,15 +177,11 @@ def test_postgresql_literal_is_the_value_in_both_string_modes(
 
 
 @needs_pg
-@given(SQL_TEXT)
-def test_any_string_round_trips_through_postgresql(value: str) -> None:
-    import psycopg
-
-    assert PG_URL is not None
-    with psycopg.connect(PG_URL, autocommit=True) as con:
-        sql = bind("SELECT :v", {"v": value})
-        assert pg_all(con, sql, True) == [(value,)]
-        assert pg_all(con, sql, False) == [(value,)]
+@given(value=SQL_TEXT)
+def test_any_string_round_trips_through_postgresql(pg: Any, value: str) -> None:
+    sql = bind("SELECT :v", {"v": value})
+    assert pg_all(pg, sql, True) == [(value,)]
+    assert pg_all(pg, sql, False) == [(value,)]
 
 
 @needs_pg
