@@ -161,7 +161,7 @@ def test_param_coercion_takes_numpy_and_pandas_values_by_value(
         ("string", 1.5, "must be a string"),
         ("string", True, "must be a string"),
         ("string", dt.date(2026, 1, 1), "must be a string"),
-        ("string", b"x", "cannot bind a value of type bytes"),
+        ("string", b"x", "parameter 'x': cannot bind a value of type bytes"),
         ("string", ["a", "b"], r"takes one string, got 2 values \('a', 'b'\)"),
         ("float", True, "must be a finite number, got True"),
         ("float", np.bool_(False), "must be a finite number, got False"),

@@ -56,8 +56,18 @@ _MISSING: Final = object()
 _IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LOOKUP: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
 _PARAM_KEYS: Final = frozenset(
-    {"name", "type", "default", "optional", "description", "min", "max", "pattern", "lookup"}
-    | {"suggest"}
+    [
+        "name",
+        "type",
+        "default",
+        "optional",
+        "description",
+        "min",
+        "max",
+        "pattern",
+        "lookup",
+        "suggest",
+    ]
 )
 # How each dialect spells a cast to text, for the one query that checks lookups.
 _TEXT_TYPE: Final = {
@@ -103,7 +113,10 @@ class Param:
         numpy and pandas values are taken by value (as in ``query()``); leading and trailing
         blanks are dropped; a list for a one-value parameter is refused, not truncated.
         """
-        value = to_python(value)
+        try:
+            value = to_python(value)
+        except ParameterError as exc:
+            raise ParameterError(f"parameter {self.name!r}: {exc.message}") from None
         if value is None:
             return None
         base = self.type.removesuffix("[]")
