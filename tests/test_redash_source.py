@@ -582,7 +582,10 @@ def test_mysql_data_sources_get_mysql_quoting(mock: responses.RequestsMock) -> N
     )
     sent = calls(mock)[1][2]
     assert sent["data_source_id"] == 2
-    assert sent["query"] == "SELECT 1 FROM push WHERE author = 'x\\\\\\' OR 1=1 -- O\\'Brien'"
+    # Hex: read the same with and without NO_BACKSLASH_ESCAPES (sqlbind, MariaDB tests).
+    assert sent["query"] == (
+        "SELECT 1 FROM push WHERE author = _utf8mb4 X'785c27204f5220313d31202d2d204f27427269656e'"
+    )
 
 
 def test_missing_or_unknown_parameters_fail_before_sending(

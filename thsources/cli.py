@@ -158,13 +158,20 @@ def one_line(message: str) -> str:
     return " ".join(p for p in parts if p and set(p) != {"^"})
 
 
-def _params(pairs: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _params(pairs: Sequence[str]) -> dict[str, str | list[str]]:
+    """``-p`` values by name: a string, or a list when a name is repeated (one item per
+    ``-p``), which list parameters take and scalar ones refuse."""
+    out: dict[str, str | list[str]] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             raise ParameterError(f"parameter {pair!r} is not NAME=VALUE; write -p name=value")
-        out[name.strip()] = value
+        if name not in out:
+            out[name] = value
+        else:
+            seen = out[name]
+            out[name] = [*seen, value] if isinstance(seen, list) else [seen, value]
     return out
 
 
