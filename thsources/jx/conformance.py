@@ -12,16 +12,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .decode import decode
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["FORMATS", "CaseOutcome", "comparable", "decoding_disagreements", "evaluate_case"]
 
 FORMATS: Final = ("list", "table", "cube")
 
 #: The day the recorded cases were extracted: their times are relative to it ("today-week").
-CASES_NOW: Final = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+CASES_NOW: Final = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 
 
 def _norm(value: Any) -> Any:
@@ -72,8 +75,16 @@ class CaseOutcome:
     failures: dict[str, str]  # format -> why
 
 
-def evaluate_case(case: Mapping[str, Any], now: dt.datetime = CASES_NOW) -> CaseOutcome:
-    """Run one case's query on its own documents in every format it has an expectation for."""
+def evaluate_case(
+    case: Mapping[str, Any],
+    now: dt.datetime = CASES_NOW,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> CaseOutcome:
+    """Run one case's query on its own documents in every format it has an expectation for.
+
+    ``con`` (an in-memory DuckDB connection) can be shared between cases: opening one costs
+    more than most cases take.
+    """
     import duckdb
 
     from .evaluate import Evaluator, load_documents
@@ -82,26 +93,39 @@ def evaluate_case(case: Mapping[str, Any], now: dt.datetime = CASES_NOW) -> Case
     name = str(case.get("_source"))
     query = case.get("query")
     fmts = [f for f in FORMATS if f"expecting_{f}" in case]
-    if not isinstance(query, Mapping) or not fmts:
-        return CaseOutcome(name, False, {"-": "no query or no per-format expectation"})
+    if "expecting" in case:
+        fmts.append("default")  # the format-less expectation: ActiveData's default format
+    if not isinstance(query, Mapping) or not (fmts or "expecting_error" in case):
+        return CaseOutcome(name, False, {"-": "no query and no expectation"})
     source = str(query.get("from") or "")
-    base, _, nested = source.partition(".")
-    con = duckdb.connect()
+    _base, _, nested = source.partition(".")
+    own = con is None
+    con = duckdb.connect() if con is None else con
     failures: dict[str, str] = {}
     try:
         table = load_documents(con, "testdata", case.get("data") or [], nested or None)
         evaluator = Evaluator(con, {source: table}, now=now)
-        for fmt in fmts:
+        if "expecting_error" in case:
+            expected = str(case["expecting_error"]).strip()
             try:
-                answer = evaluator.run({**query, "format": fmt})
+                evaluator.run(query)
+                failures["error"] = f"no error; expected {expected!r}"
+            except JXError as exc:
+                if expected not in str(exc):
+                    failures["error"] = f"error {exc} does not say {expected!r}"
+        for fmt in fmts:
+            key = "expecting" if fmt == "default" else f"expecting_{fmt}"
+            try:
+                answer = evaluator.run(query if fmt == "default" else {**query, "format": fmt})
                 got = decode(answer, query).records
             except (JXError, ValueError, KeyError, TypeError) as exc:
                 failures[fmt] = f"{type(exc).__name__}: {exc}"
                 continue
-            want = decode(case[f"expecting_{fmt}"], query).records
+            want = decode(case[key], query).records
             ordered = _ordered(query, fmt)
             if comparable(got, ordered) != comparable(want, ordered):
                 failures[fmt] = f"records differ: got {got!r:.300} want {want!r:.300}"
     finally:
-        con.close()
+        if own:
+            con.close()
     return CaseOutcome(name, not failures, failures)

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["Decoded", "DecodeError", "decode", "flatten", "record_key", "single_select_name"]
+__all__ = ["DecodeError", "Decoded", "decode", "flatten", "record_key", "single_select_name"]
 
 _LEAKED: Final = frozenset({"pull", "put"})
 
@@ -257,10 +257,10 @@ def _decode_cube(answer: Mapping[str, Any], data: Any, query: Mapping[str, Any] 
         rec = {}
         for name, axis, i in zip(edge_names, axes, index, strict=True):
             flatten(name, axis[i], rec)
-        values = {n: _cell(data[n], index) for n in names}
-        if sparse and all(v is None or (v == 0 and n in counts) for n, v in values.items()):
+        cells = {n: _cell(data[n], index) for n in names}
+        if sparse and all(v is None or (v == 0 and n in counts) for n, v in cells.items()):
             continue  # a group that does not exist
-        for n, v in values.items():
+        for n, v in cells.items():
             flatten(n, v, rec)
         records.append(rec)
     return Decoded(_columns(records, [*edge_names, *names]), records, "cube")

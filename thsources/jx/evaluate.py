@@ -40,6 +40,9 @@ __all__ = [
     "unflatten",
 ]
 
+PARENT_ONLY: Final = "__parent_only"
+"""Marks the row kept for a document with no element in the nested array a query reads."""
+
 DEFAULT_LIMIT: Final = 10
 MAX_LIMIT: Final = 10_000
 _QUERY_KEYS: Final = frozenset(
@@ -74,6 +77,8 @@ class TableRef:
     columns: dict[str, str]
     json_columns: set[str] = field(default_factory=set)
     nested: str | None = None
+    parent_only: str | None = None
+    """A boolean column marking rows kept for documents without nested elements."""
 
 
 TableResolver = Callable[[str], TableRef]
@@ -103,6 +108,10 @@ def _explode(doc: Mapping[str, Any], path: list[str], prefix: str) -> list[dict[
     _flatten_doc(doc, prefix, parent, skip=name)
     child = doc.get(head) if isinstance(doc, Mapping) else None
     elements = child if isinstance(child, list) else ([] if child is None else [child])
+    elements = [e for e in elements if isinstance(e, Mapping)] if rest else elements
+    if not elements or (all(isinstance(e, Mapping) and not e for e in elements) and not rest):
+        # Aggregations still count a document without nested elements (in the null part).
+        return [{**parent, PARENT_ONLY: True}]
     rows = []
     for element in elements:
         if rest:
@@ -167,15 +176,18 @@ def load_documents(
     columns: dict[str, str] = {}
     json_cols: set[str] = set()
     for col in names:
+        if col == PARENT_ONLY:
+            continue
         ctype, is_json = _duck_type(r[col] for r in rows if col in r)
         columns[col] = ctype
         if is_json:
             json_cols.add(col)
     con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
-    defs = ", ".join(f"{quote_ident(c)} {t}" for c, t in columns.items()) or '"__empty" INTEGER'
+    stored = {**columns, PARENT_ONLY: "BOOLEAN"}
+    defs = ", ".join(f"{quote_ident(c)} {t}" for c, t in stored.items())
     con.execute(f"CREATE TABLE {quote_ident(name)} ({defs})")
-    if rows and columns:
-        marks = ", ".join("?" for _ in columns)
+    if rows:
+        marks = ", ".join("?" for _ in stored)
         con.executemany(
             f"INSERT INTO {quote_ident(name)} VALUES ({marks})",
             [
@@ -183,12 +195,11 @@ def load_documents(
                     orjson.dumps(r[c]).decode() if c in json_cols and c in r else r.get(c)
                     for c in columns
                 ]
+                + [bool(r.get(PARENT_ONLY))]
                 for r in rows
             ],
         )
-    elif rows:
-        con.executemany(f"INSERT INTO {quote_ident(name)} VALUES (NULL)", [[] for _ in rows])
-    return TableRef(quote_ident(name), columns, json_cols, nested)
+    return TableRef(quote_ident(name), columns, json_cols, nested, quote_ident(PARENT_ONLY))
 
 
 # -- output helpers -------------------------------------------------------------------------
@@ -339,7 +350,9 @@ class Evaluator:
         tables = self._tables
         if name in tables:
             return tables[name]
-        raise JXError(f"{name!r} is not a known table; known tables are {', '.join(sorted(tables))}")
+        raise JXError(
+            f"{name!r} is not a known table; known tables are {', '.join(sorted(tables))}"
+        )
 
     def _check_fields(self, query: Mapping[str, Any], comp: Compiler) -> None:
         for var in _variables(query):
@@ -384,6 +397,8 @@ class Evaluator:
             if s.default is not None:
                 sql = f"coalesce({sql}, {comp.expr(s.default)})"
             outs.append((i, None, sql))
+        if table.parent_only:
+            where = f"{where} AND NOT {table.parent_only}"
         order = self._order_sql(query, comp, selects)
         select_sql = ", ".join(f"{sql} AS c{n}" for n, (_, _, sql) in enumerate(outs)) or "1"
         sql = f"SELECT {select_sql} FROM {table.relation} WHERE {where}{order} LIMIT {limit}"
@@ -396,8 +411,10 @@ class Evaluator:
         values: list[list[Any]] = []  # per row, per header
         records: list[dict[str, Any]] = []
         for row in rows:
-            cells = [_clean(orjson.loads(v)) if n in json_cols and v is not None else _clean(v)
-                     for n, v in enumerate(row)]
+            cells = [
+                _clean(orjson.loads(v)) if n in json_cols and v is not None else _clean(v)
+                for n, v in enumerate(row)
+            ]
             per_select: dict[int, Any] = {}
             star_cells: dict[str, Any] = {}
             for (i, sub, _), v in zip(outs, cells, strict=True):
@@ -410,12 +427,13 @@ class Evaluator:
                     obj = per_select.setdefault(i, {})
                     if v is not None:
                         obj[sub] = v
-            objects = {i: (unflatten(v) or None) if isinstance(v, dict) else v
-                       for i, v in per_select.items()}
-            values.append([
-                star_cells.get(name) if selects[i].star else objects.get(i)
-                for i, name in headers
-            ])
+            objects = {
+                i: (unflatten(v) or None) if isinstance(v, dict) else v
+                for i, v in per_select.items()
+            }
+            values.append(
+                [star_cells.get(name) if selects[i].star else objects.get(i) for i, name in headers]
+            )
             rec: dict[str, Any] = {}
             for i, name in headers:
                 rec[name] = star_cells.get(name) if selects[i].star else objects.get(i)
@@ -554,12 +572,13 @@ class Evaluator:
         edges = [_edge(e) for e in (raw if isinstance(raw, list) else [raw])]
         edges = self._expand_star_edges(edges, comp)
         select = query.get("select")
-        selects = _selects(select, default=None) if select not in (None, []) else []
-        if not selects:
+        if select is None:
             selects = [_Select("count", None, "count")]
+        else:
+            selects = _selects(select, default=None) if select not in ([], {}) else []
         for s in selects:
             if not s.aggregate:
-                s.aggregate = "none" if is_edges else "none"
+                s.aggregate = "none"  # a plain value per group: any one of its values
         for e in edges:
             self._domain(e, comp, table, where, limit, is_edges)
         key_sql = [e.key_sql for e in edges]
@@ -571,8 +590,7 @@ class Evaluator:
             f"k{i} IS NOT NULL" for i, e in enumerate(edges) if not e.allow_nulls
         )
         sql = (
-            f"SELECT {keys}, {', '.join(flat)} FROM {table.relation} WHERE {where} "
-            f"GROUP BY {group}"
+            f"SELECT {keys}, {', '.join(flat)} FROM {table.relation} WHERE {where} GROUP BY {group}"
         )
         if null_filter:
             sql = f"SELECT * FROM ({sql}) WHERE {null_filter}"
@@ -598,9 +616,12 @@ class Evaluator:
 
         def value_at(index: tuple[int, ...]) -> list[Any]:
             found = cells.get(index)
-            if found is not None:
-                return found
-            return [0 if n in counts else None for n in names]
+            if found is None:
+                found = [0 if n in counts else None for n in names]
+            return [
+                s.default if v is None and s.default is not None else v
+                for s, v in zip(selects, found, strict=True)
+            ]
 
         def edge_value(e: _Edge, i: int) -> Any:
             return e.keys[i] if i < len(e.keys) else None
@@ -608,8 +629,12 @@ class Evaluator:
         if is_edges or fmt == "cube":
             indexes = list(itertools.product(*axes))
         else:
-            indexes = sorted(cells, key=lambda ix: [_sort_key(edge_value(e, i))
-                                                  for e, i in zip(edges, ix, strict=True)])
+            indexes = sorted(
+                cells,
+                key=lambda ix: [
+                    _sort_key(edge_value(e, i)) for e, i in zip(edges, ix, strict=True)
+                ],
+            )
         rows_out: list[tuple[list[Any], list[Any]]] = [
             ([edge_value(e, i) for e, i in zip(edges, ix, strict=True)], value_at(ix))
             for ix in indexes
@@ -619,9 +644,7 @@ class Evaluator:
                 "meta": {"format": "cube"},
                 "edges": [_edge_description(e) for e in edges],
                 "select": [{"name": n} for n in names],
-                "data": {
-                    n: _nest(axes, lambda ix, k=k: value_at(ix)[k]) for k, n in enumerate(names)
-                },
+                "data": {n: _nest(axes, _column_of(value_at, k)) for k, n in enumerate(names)},
             }
         rows_out = self._sort_grouped(query, rows_out, edge_names, names)
         if not is_edges:
@@ -654,9 +677,13 @@ class Evaluator:
             if not isinstance(value, str) or value not in header:
                 raise JXError(f"can only sort grouped results by an output column, not {value!r}")
             k = header.index(value)
-            present = [r for r in out if [*r[0], *r[1]][k] is not None]
-            absent = [r for r in out if [*r[0], *r[1]][k] is None]
-            present.sort(key=lambda r, k=k: _sort_key([*r[0], *r[1]][k]), reverse=direction < 0)
+
+            def cell(r: tuple[list[Any], list[Any]], k: int = k) -> Any:
+                return [*r[0], *r[1]][k]
+
+            present = [r for r in out if cell(r) is not None]
+            absent = [r for r in out if cell(r) is None]
+            present.sort(key=lambda r: _sort_key(cell(r)), reverse=direction < 0)
             out = present + absent
         return out
 
@@ -680,7 +707,9 @@ class Evaluator:
         value_sql = comp.expr(e.value) if e.value is not None else "NULL"
         parts = d.get("partitions")
         if kind in ("range", "time", "duration") and parts is None:
-            lo, hi, step = (_domain_number(d.get(k), kind, self.now) for k in ("min", "max", "interval"))
+            lo, hi, step = (
+                _domain_number(d.get(k), kind, self.now) for k in ("min", "max", "interval")
+            )
             if step <= 0:
                 raise JXError(f"edge {e.name!r}: the interval must be positive")
             count = max(0, math.ceil((hi - lo) / step - 1e-9))
@@ -700,7 +729,8 @@ class Evaluator:
             v = f"TRY_CAST({value_sql} AS DOUBLE)"
             whens = []
             for i, p in enumerate(parts):
-                whens.append(f"WHEN {v} >= {float(p['min'])!r} AND {v} < {float(p['max'])!r} THEN {i}")
+                lo_p, hi_p = float(p["min"]), float(p["max"])
+                whens.append(f"WHEN {v} >= {lo_p!r} AND {v} < {hi_p!r} THEN {i}")
             key = d.get("key", "min")
             e.keys = [p.get(key) for p in parts]
             e.parts = [dict(p) for p in parts]
@@ -709,24 +739,28 @@ class Evaluator:
             return
         if parts is not None:
             if any(isinstance(p, Mapping) and "where" in p for p in parts):
-                raise JXError(f"edge {e.name!r}: partitions with their own 'where' are not supported")
+                raise JXError(
+                    f"edge {e.name!r}: partitions with their own 'where' are not supported"
+                )
             keys = [p.get("value", p.get("name")) if isinstance(p, Mapping) else p for p in parts]
             e.keys = keys
             e.parts = [{"value": k} for k in keys]
-            e.key_sql = value_sql
+            e.key_sql = _in_domain(value_sql, keys)
             return
         if kind not in ("default", "set"):
             raise JXError(f"edge {e.name!r}: unknown domain type {kind!r}")
         # Default domain: the values present, the most frequent first, up to the limit.
+        # Edges are complete: their domain is every value in the table, the filter aside.
         dlimit = int(d.get("limit") or (limit if is_edges else MAX_LIMIT))
+        scope = "TRUE" if is_edges else where
         found = self._fetch(
             f"SELECT v FROM (SELECT {value_sql} AS v, count(*) AS n FROM {table.relation} "
-            f"WHERE {where} GROUP BY 1) WHERE v IS NOT NULL ORDER BY n DESC, v LIMIT {dlimit}"
+            f"WHERE {scope} GROUP BY 1) WHERE v IS NOT NULL ORDER BY n DESC, v LIMIT {dlimit}"
         )
         keys = sorted((_clean(r[0]) for r in found), key=_sort_key)
         e.keys = keys
         e.parts = [{"value": k} for k in keys]
-        e.key_sql = value_sql
+        e.key_sql = _in_domain(value_sql, keys) if len(keys) == dlimit else value_sql
 
     # -- running -----------------------------------------------------------------------------
 
@@ -748,9 +782,25 @@ def _partition_index(e: _Edge, key: Any) -> int:
         return i if 0 <= i < len(e.keys) else len(e.keys)
     key = _clean(key)
     for i, k in enumerate(e.keys):
-        if k == key and type(k) is not bool or k is key:
+        if (k == key and type(k) is not bool) or k is key:
             return i
     return len(e.keys)
+
+
+def _column_of(
+    value_at: Callable[[tuple[int, ...]], list[Any]], k: int
+) -> Callable[[tuple[int, ...]], Any]:
+    return lambda ix: value_at(ix)[k]
+
+
+def _in_domain(value_sql: str, keys: Sequence[Any]) -> str:
+    """The value when it is one of the partitions, else null (the null part)."""
+    from .expressions import sql_literal
+
+    literals = [sql_literal(k) for k in keys if not isinstance(k, list | dict)]
+    if not literals:
+        return "NULL"
+    return f"CASE WHEN {value_sql} IN ({', '.join(literals)}) THEN {value_sql} END"
 
 
 def _nest(axes: list[list[int]], cell: Callable[[tuple[int, ...]], Any]) -> Any:
@@ -837,9 +887,7 @@ def _selects(select: Any, *, default: str | None) -> list[_Select]:
                 name = aggregate or "."
         star = isinstance(value, str) and (value == "*" or value.endswith(".*"))
         out.append(
-            _Select(
-                str(name), value, aggregate, item.get("percentile"), item.get("default"), star
-            )
+            _Select(str(name), value, aggregate, item.get("percentile"), item.get("default"), star)
         )
     return out
 

@@ -301,8 +301,12 @@ class Compiler:
                 if isinstance(v, list):
                     parts.append(self._in({k: v}))
                 else:
-                    parts.append(f"({self.variable(k)} = {self._constant(v)})")
+                    parts.append(f"coalesce({self.variable(k)} = {self._constant(v)}, FALSE)")
             return "(" + " AND ".join(parts or ["TRUE"]) + ")"
+        if op == "=":  # JX equality with a missing value is false, not null
+            return (
+                "(" + " AND ".join(f"coalesce({x} = {y}, FALSE)" for x, y in self._pairs(a)) + ")"
+            )
         parts = [f"({x} {op} {y})" for x, y in self._pairs(a)]
         return "(" + " AND ".join(parts) + ")"
 
@@ -354,9 +358,7 @@ class Compiler:
         if isinstance(a, Mapping) and not ({"field", "term"} - set(a) or len(a) != 1):
             pass
         pairs = self._pairs(a)
-        return (
-            "(" + " AND ".join(f"{fn}(CAST({x} AS VARCHAR), {y})" for x, y in pairs) + ")"
-        )
+        return "(" + " AND ".join(f"{fn}(CAST({x} AS VARCHAR), {y})" for x, y in pairs) + ")"
 
     def _between(self, a: Any) -> str:
         if isinstance(a, list) and len(a) == 3:
@@ -397,10 +399,7 @@ class Compiler:
 
     def _concat(self, a: Any) -> str:
         sep = "''"
-        if isinstance(a, Mapping) and "concat" not in a:
-            items = a.get("terms") or []
-        else:
-            items = _list(a)
+        items = a.get("terms") or [] if isinstance(a, Mapping) and "concat" not in a else _list(a)
         if isinstance(a, Mapping):
             items = a.get("concat", a.get("terms", []))
         parts = [f"CAST({self.expr(x)} AS VARCHAR)" for x in _list(items)]
@@ -470,10 +469,7 @@ def _list(a: Any) -> list[Any]:
 
 def _between_sql(value: str, prefix: str, suffix: str, start: Any) -> str:
     s = f"CAST({value} AS VARCHAR)"
-    if prefix == "NULL":
-        begin = "1"
-    else:
-        begin = f"(nullif(strpos({s}, {prefix}), 0) + length({prefix}))"
+    begin = "1" if prefix == "NULL" else f"(nullif(strpos({s}, {prefix}), 0) + length({prefix}))"
     rest = f"substr({s}, {begin})"
     if suffix == "NULL":
         return rest
