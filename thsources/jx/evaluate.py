@@ -311,8 +311,11 @@ class Evaluator:
 
     # -- entry point ---------------------------------------------------------------------------
 
-    def run(self, query: Mapping[str, Any]) -> dict[str, Any]:
-        """The answer ActiveData gives to ``query``: ``{"meta": {...}, "data": ..., ...}``."""
+    def run(self, query: Mapping[str, Any], *, max_limit: int = MAX_LIMIT) -> dict[str, Any]:
+        """The answer ActiveData gives to ``query``: ``{"meta": {...}, "data": ..., ...}``.
+
+        ``limit`` is capped at ``max_limit`` silently, as the server does (bulk mode raises it).
+        """
         if not isinstance(query, Mapping):
             raise JXError(f"a JX query is a JSON object, not {type(query).__name__}")
         unknown = sorted(set(query) - _QUERY_KEYS)
@@ -325,7 +328,7 @@ class Evaluator:
         fmt = query.get("format") or ("table" if query.get("groupby") else "cube")
         if fmt not in ("list", "table", "cube"):
             raise JXError(f"unknown format {fmt!r}; use list, table or cube")
-        limit = _limit(query.get("limit"))
+        limit = _limit(query.get("limit"), max_limit)
         table = self._table(query.get("from"))
         comp = Compiler(table.columns, nested=table.nested, now=self.now)
         if self.strict:
@@ -844,14 +847,14 @@ def _domain_number(value: Any, kind: str, now: dt.datetime | None) -> float:
     raise JXError(f"cannot read {value!r} as a number")
 
 
-def _limit(value: Any) -> int:
+def _limit(value: Any, max_limit: int = MAX_LIMIT) -> int:
     if value is None:
         return DEFAULT_LIMIT
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise JXError("Expecting limit >= 0")
     if isinstance(value, float) and not value.is_integer():
         raise JXError("Expecting limit >= 0")
-    return min(int(value), MAX_LIMIT)
+    return min(int(value), max_limit)
 
 
 def _select_name(value: Any) -> str:

@@ -20,7 +20,18 @@ __all__ = ["Compiler", "JXError", "parse_date", "parse_duration", "quote_ident",
 
 
 class JXError(ValueError):
-    """The JX query is malformed or uses something this evaluator does not know."""
+    """The JX query is malformed or uses something this evaluator does not know.
+
+    ``template`` and ``params`` give the message in ActiveData's error form
+    (``"{{operator|quote}} is not a known operator"``), which the emulator sends.
+    """
+
+    def __init__(
+        self, message: str, template: str | None = None, params: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.template = template
+        self.params = dict(params) if params else None
 
 
 def quote_ident(name: str) -> str:
@@ -263,7 +274,11 @@ class Compiler:
             op, args = next(iter(e.items()))
             handler = self._ops.get(op)
             if handler is None:
-                raise JXError(f"{op!r} is not a known operator")
+                raise JXError(
+                    f'"{op}" is not a known operator',
+                    "{{operator|quote}} is not a known operator",
+                    {"operator": op},
+                )
             return handler(args)
         raise JXError(f"cannot read {e!r} as an expression")
 

@@ -166,7 +166,7 @@ class _Translator:
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | str | None]:
         if selects == "*":
             raise self.refuse("SELECT * with GROUP BY")
-        remaining = list(selects or [])
+        remaining: list[dict[str, Any]] = [] if isinstance(selects, str) else list(selects or [])
         out = []
         for g in groups:
             value = self.expr(g.get("value") if isinstance(g, Mapping) else g)
@@ -218,7 +218,9 @@ class _Translator:
         if op == "between":
             return {"between": [self.expr(a) for a in args]}
         if op == "case":
-            return {"case": [self._case_item(c) for c in (args if isinstance(args, list) else [args])]}
+            return {
+                "case": [self._case_item(c) for c in (args if isinstance(args, list) else [args])]
+            }
         if op in _FUNCTIONS:
             return {op: self.expr(args)}
         if op in _AGGREGATES:
@@ -250,9 +252,7 @@ class _Translator:
         stem = text[:-1]
         if text.endswith("%") and not any(ch in stem for ch in "%_") and isinstance(target, str):
             return {"prefix": {target: stem}}
-        regex = "".join(
-            ".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in text
-        )
+        regex = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in text)
         if not isinstance(target, str):
             raise self.refuse("LIKE on an expression (use a column)")
         return {"regexp": {target: regex}}

@@ -106,6 +106,7 @@ TIME_FIELDS: Final = frozenset(
     if name.endswith(("_time", ".date")) or name == "last_modified"
 )
 
+
 def table_sql(name: str) -> str:
     """The SELECT giving one ActiveData table's rows, with dotted column names."""
     fields, source = TABLES[name]
@@ -134,9 +135,7 @@ def resolve_table(con: duckdb.DuckDBPyConnection) -> Callable[[str], TableRef]:
     def resolve(name: str) -> TableRef:
         base, _, nested = name.partition(".")
         if base in TABLES and nested:
-            raise JXError(
-                f"{name!r}: the {base!r} table here has no nested arrays; query {base!r}"
-            )
+            raise JXError(f"{name!r}: the {base!r} table here has no nested arrays; query {base!r}")
         if name not in cache:
             cache[name] = table_ref(con, name)
         return cache[name]
