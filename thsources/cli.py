@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     se = sub.add_parser("serve", help="run a service emulator on 127.0.0.1 (for testing)")
-    se.add_argument("service", choices=["redash"])
+    se.add_argument("service", choices=["redash", "activedata"])
     se.add_argument("--port", type=int, default=0, help="port (default: any free one)")
     se.add_argument(
         "--job-duration", type=float, default=0.0, help="seconds each query takes at least"
@@ -248,6 +248,11 @@ def _list_sources(stdout: TextIO) -> None:
 
 
 def _serve(args: argparse.Namespace, stdout: TextIO) -> None:
+    if args.service == "activedata":
+        from .testing import ActiveDataEmulator
+
+        ActiveDataEmulator(args.database, port=args.port).serve_forever()
+        return
     from .testing import RedashEmulator
 
     emulator = RedashEmulator(

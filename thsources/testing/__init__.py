@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from thsources.testing.activedata import ActiveDataEmulator, ActiveDataFaults
     from thsources.testing.redash import (
         DataSource,
         Faults,
@@ -18,12 +19,26 @@ if TYPE_CHECKING:
         User,
     )
 
-__all__ = ["DataSource", "Faults", "RecordedRequest", "RedashEmulator", "SavedQuery", "User"]
+__all__ = [
+    "ActiveDataEmulator",
+    "ActiveDataFaults",
+    "DataSource",
+    "Faults",
+    "RecordedRequest",
+    "RedashEmulator",
+    "SavedQuery",
+    "User",
+]
 
-_REDASH_NAMES = frozenset(__all__)
+_ACTIVEDATA_NAMES = frozenset({"ActiveDataEmulator", "ActiveDataFaults"})
+_REDASH_NAMES = frozenset(__all__) - _ACTIVEDATA_NAMES
 
 
 def __getattr__(name: str) -> Any:
+    if name in _ACTIVEDATA_NAMES:
+        from thsources.testing import activedata
+
+        return getattr(activedata, name)
     if name in _REDASH_NAMES:
         from thsources.testing import redash
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from thsources.testing.activedata import ActiveDataEmulator
     from thsources.testing.redash import RedashEmulator
 
 
@@ -38,4 +39,15 @@ def redash_emulator(
     from thsources.testing.redash import RedashEmulator
 
     with RedashEmulator(redash_emulator_database, **redash_emulator_options) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def activedata_emulator(
+    redash_emulator_database: str | Path | None,
+) -> Iterator[ActiveDataEmulator]:
+    """A started ActiveData emulator on 127.0.0.1 over the same database; fresh per test."""
+    from thsources.testing.activedata import ActiveDataEmulator
+
+    with ActiveDataEmulator(redash_emulator_database) as emulator:
         yield emulator
