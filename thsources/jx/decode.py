@@ -290,8 +290,12 @@ def _is_set_op(query: Mapping[str, Any]) -> bool:
 
 
 def _decode_value(data: Any, query: Mapping[str, Any] | None) -> Decoded:
-    if isinstance(data, Mapping) and (query is None or isinstance(query.get("select"), list)):
+    select = None if query is None else query.get("select")
+    if isinstance(data, Mapping) and (query is None or isinstance(select, list)):
         rec = _record("", data)
+    elif isinstance(select, list) and len(select) == 1:
+        # One aggregate in a select list: some servers still answer with the bare value.
+        rec = _record(single_select_name({"select": select[0]}) or ".", data)
     else:
         rec = _record(single_select_name(query) or ".", data)
     return Decoded(list(rec), [rec], "value")

@@ -174,7 +174,10 @@ class ActiveDataSource(Source):
         self.poll = poll or DEFAULT_POLL
         self._sleep = sleep
         self._http = HttpSession(
-            self.name, retry=retry or RETRY, timeouts=timeouts or Timeouts(read=300.0)
+            self.name,
+            retry=retry or RETRY,
+            timeouts=timeouts or Timeouts(read=300.0),  # nginx cuts /query off at 300 s
+            sleep=sleep,
         )
 
     @classmethod
