@@ -29,13 +29,13 @@ import requests
 
 from ..errors import (
     NotFound,
-    ParameterError,
     ProtocolError,
     QueryError,
     UnsupportedQuery,
 )
 from ..http import DEFAULT_RETRY, HttpSession, RetryPolicy, Timeouts
 from ..jx.decode import DecodeError, decode
+from ..jx.params import fill_params
 from ..jx.records import time_columns, to_result
 from ..polling import DEFAULT_POLL, Deadline, JobState, Pending, PollSchedule, wait_or_cancel
 from ..result import Result, ResultMeta
@@ -108,23 +108,6 @@ def _fill(template: str, params: Mapping[str, Any]) -> str:
         return "" if found is None else str(found)
 
     return _PLACEHOLDER.sub(value, template)
-
-
-def _substitute(doc: Any, params: Mapping[str, Any], used: set[str]) -> Any:
-    """adr-style parameters: ``{"$eval": "name"}`` anywhere in a JX query."""
-    if isinstance(doc, Mapping):
-        if set(doc) == {"$eval"}:
-            name = doc["$eval"]
-            if name not in params:
-                raise ParameterError(
-                    f"missing value for parameter {name!r}; pass it with params={{...}}"
-                )
-            used.add(name)
-            return params[name]
-        return {k: _substitute(v, params, used) for k, v in doc.items()}
-    if isinstance(doc, list):
-        return [_substitute(v, params, used) for v in doc]
-    return doc
 
 
 def _bulk_eligible(jx: Mapping[str, Any]) -> bool:
@@ -253,15 +236,7 @@ class ActiveDataSource(Source):
 
             jx = sql_to_jx(bind(query, params, self.dialect), source=self.name)
         elif isinstance(query, Mapping):
-            used: set[str] = set()
-            jx = _substitute(dict(query), params or {}, used)
-            unused = sorted(set(params or {}) - used)
-            if unused:
-                raise ParameterError(
-                    f"unknown parameter(s) {', '.join(unused)}: the JX query has no "
-                    '{"$eval": ...} for them',
-                    source=self.name,
-                )
+            jx = fill_params(query, params, source=self.name)
         else:
             raise UnsupportedQuery(
                 f"a query is SQL text or a JX dict, not {type(query).__name__}", source=self.name
@@ -288,9 +263,8 @@ class ActiveDataSource(Source):
             jx = answer.get("meta", {}).get("jx_query") if isinstance(answer, Mapping) else None
             return self._result(answer, jx or {"format": "table"}, time.perf_counter() - started)
         jx = self.to_jx(query, params)
-        requested = int(jx.get("limit", DEFAULT_LIMIT))
-        if requested < 0:
-            raise UnsupportedQuery("limit must be >= 0", source=self.name)
+        limit = jx.get("limit", DEFAULT_LIMIT)
+        requested = int(limit) if isinstance(limit, int | float) else DEFAULT_LIMIT
         bulk = requested > MAX_LIMIT and _bulk_eligible(jx)
         extra: dict[str, Any] = {}
         if bulk:
@@ -300,12 +274,15 @@ class ActiveDataSource(Source):
         elif requested > MAX_LIMIT:
             extra["capped"] = f"limit {requested} capped at {MAX_LIMIT}: not a bulk query"
         answer = self._post("/query", jx, deadline)
-        if isinstance(answer, Mapping) and "data" not in answer and "status" in answer:
+        from_bulk = isinstance(answer, Mapping) and "data" not in answer and "status" in answer
+        if from_bulk:
             answer = self._wait_bulk(answer, deadline)
             extra["bulk"] = "url"
         elif bulk:
             extra["bulk"] = "the server answered synchronously (bulk mode is off there)"
-        result = self._result(answer, jx, time.perf_counter() - started, requested=requested)
+        result = self._result(
+            answer, jx, time.perf_counter() - started, requested=requested, bulk=from_bulk
+        )
         if extra:
             result = result.with_meta(extra={**result.meta.extra, **extra})
         return result
@@ -403,8 +380,16 @@ class ActiveDataSource(Source):
     # -- results ---------------------------------------------------------------------------------
 
     def _result(
-        self, answer: Any, jx: Mapping[str, Any], runtime: float, requested: int | None = None
+        self,
+        answer: Any,
+        jx: Mapping[str, Any],
+        runtime: float,
+        requested: int | None = None,
+        *,
+        bulk: bool = False,
     ) -> Result:
+        """Decode an answer; ``truncated`` when as many rows came as the cap that applied
+        (the limit asked for, at most 10,000 unless the answer came through bulk mode)."""
         if not isinstance(answer, Mapping) or "data" not in answer:
             raise ProtocolError(
                 "ActiveData's answer has no 'data' (the query may have gone to bulk mode "
@@ -420,8 +405,8 @@ class ActiveDataSource(Source):
         fmt = decoded.format
         rows = len(decoded.records)
         limit = MAX_LIMIT if requested is None else min(requested, MAX_LIMIT)
-        if jx.get("destination") == "url":
-            limit = requested or limit
+        if bulk and requested is not None:
+            limit = requested
         truncated = fmt in ("list", "table") and not jx.get("edges") and rows >= limit > 0
         meta_in = answer.get("meta") if isinstance(answer.get("meta"), Mapping) else {}
         extra: dict[str, Any] = {"format": fmt}

@@ -86,6 +86,11 @@ class LocalSource(Source):
         timeout: float | None = None,
     ) -> Job:
         # A local query is fresh and fast: max_age has nothing to reuse, so it is ignored.
+        if isinstance(sql, Mapping):  # JX, ActiveData's language: see thsources.jx.local
+            from ..jx.local import run_jx
+
+            con, _ = self._connection_and_path()
+            return CompletedJob(run_jx(con, sql, params, source=self.name, timeout=timeout))
         return CompletedJob(self._run(sql, params, timeout))
 
     def _run(self, sql: str, params: Mapping[str, Any] | None, timeout: float | None) -> Result:
