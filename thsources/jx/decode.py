@@ -322,3 +322,42 @@ def iter_cells(records: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> 
     """Rows as lists in ``columns`` order (missing keys are null)."""
     for rec in records:
         yield [rec.get(c) for c in columns]
+
+
+def decode_columns(
+    answer: Mapping[str, Any], query: Mapping[str, Any] | None = None
+) -> tuple[list[str], list[list[Any]], str]:
+    """Column-major :func:`decode`: names, one list of values per name, and the format.
+
+    Table answers and set-operation cubes whose cells are plain values are transposed
+    directly, without building a dict per row (the common, large case); anything else goes
+    through the records.
+    """
+    fmt = _declared_format(answer) if isinstance(answer, Mapping) else ""
+    data = answer.get("data") if isinstance(answer, Mapping) else None
+    if fmt == "table" and isinstance(data, list) and isinstance(answer.get("header"), list):
+        names = [str(h) for h in answer["header"]]
+        width = len(names)
+        if all(isinstance(r, list) and len(r) == width for r in data) and not any(
+            _leaked(n) for n in names
+        ):
+            columns = [list(c) for c in zip(*data, strict=True)] if data else [[] for _ in names]
+            if not any(isinstance(v, Mapping) for col in columns for v in col):
+                return names, columns, fmt
+    if fmt == "cube" and isinstance(data, Mapping):
+        edges = answer.get("edges") or []
+        rownum = [e for e in edges if isinstance(e, Mapping)
+                  and (e.get("domain") or {}).get("type") == "rownum"]  # fmt: skip
+        if rownum and len(edges) == 1:
+            size = len(_edge_values(rownum[0]))
+            names = [str(n) for n in data if not _leaked(str(n))]
+            if all(isinstance(data[n], list) and len(data[n]) >= size for n in names):
+                columns = [list(data[n][:size]) for n in names]
+                if not any(isinstance(v, Mapping) for col in columns for v in col):
+                    return names, columns, fmt
+    decoded = decode(answer, query)
+    return (
+        decoded.columns,
+        [[rec.get(n) for rec in decoded.records] for n in decoded.columns],
+        decoded.format,
+    )

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import QueryError, QueryTimeout
 from ..result import Result, ResultMeta
-from .decode import decode
+from .decode import decode_columns
 from .evaluate import MAX_LIMIT, Evaluator
 from .expressions import JXError
 from .layout import TIME_FIELDS, resolve_table
@@ -65,14 +65,14 @@ def run_jx(
         if timer is not None:
             timer.cancel()
         cursor.close()
-    decoded = decode(answer, jx)
+    names, columns, fmt = decode_columns(answer, jx)
     limit = min(int(jx.get("limit") or 10), MAX_LIMIT)
-    rows = len(decoded.records)
+    rows = len(columns[0]) if columns else 0
     meta = ResultMeta(
         source=source,
         query=str(dict(jx)),
         runtime_s=time.perf_counter() - started,
-        truncated=decoded.format in ("list", "table") and not jx.get("edges") and rows >= limit,
-        extra={"format": decoded.format, "language": "jx"},
+        truncated=fmt in ("list", "table") and not jx.get("edges") and rows >= limit,
+        extra={"format": fmt, "language": "jx"},
     )
-    return to_result(decoded, meta, times=time_columns(jx, TIME_FIELDS))
+    return to_result((names, columns), meta, times=time_columns(jx, TIME_FIELDS))

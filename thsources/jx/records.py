@@ -41,15 +41,18 @@ def _to_datetime(value: Any) -> Any:
 
 
 def to_result(
-    decoded: Decoded,
+    decoded: Decoded | tuple[Sequence[str], Sequence[list[Any]]],
     meta: ResultMeta,
     *,
     times: set[str] | frozenset[str] = frozenset(),
-    columns: Sequence[str] | None = None,
 ) -> Result:
-    """A Result from decoded records: one column per dotted name, typed from the values."""
-    names = list(columns) if columns is not None else decoded.columns
-    data: list[list[Any]] = [[rec.get(n) for rec in decoded.records] for n in names]
+    """A Result from decoded records, or from (names, column lists) as
+    :func:`~thsources.jx.decode.decode_columns` gives them; typed from the values."""
+    if isinstance(decoded, Decoded):
+        names = decoded.columns
+        data: list[list[Any]] = [[rec.get(n) for rec in decoded.records] for n in names]
+    else:
+        names, data = list(decoded[0]), [list(c) for c in decoded[1]]
     cols = []
     for name, values in zip(names, data, strict=True):
         ctype = infer_type(values)

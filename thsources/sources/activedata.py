@@ -34,7 +34,7 @@ from ..errors import (
     UnsupportedQuery,
 )
 from ..http import DEFAULT_RETRY, HttpSession, RetryPolicy, Timeouts
-from ..jx.decode import DecodeError, decode
+from ..jx.decode import DecodeError, decode_columns
 from ..jx.params import fill_params
 from ..jx.records import time_columns, to_result
 from ..polling import DEFAULT_POLL, Deadline, JobState, Pending, PollSchedule, wait_or_cancel
@@ -397,13 +397,12 @@ class ActiveDataSource(Source):
                 source=self.name,
             )
         try:
-            decoded = decode(answer, jx)
+            names, columns, fmt = decode_columns(answer, jx)
         except DecodeError as exc:
             raise ProtocolError(
                 f"cannot read ActiveData's answer: {exc}", source=self.name
             ) from None
-        fmt = decoded.format
-        rows = len(decoded.records)
+        rows = len(columns[0]) if columns else len(answer.get("data") or ())
         limit = MAX_LIMIT if requested is None else min(requested, MAX_LIMIT)
         if bulk and requested is not None:
             limit = requested
@@ -419,4 +418,4 @@ class ActiveDataSource(Source):
             truncated=truncated,
             extra=extra,
         )
-        return to_result(decoded, meta, times=time_columns(jx, TIME_FIELDS))
+        return to_result((names, columns), meta, times=time_columns(jx, TIME_FIELDS))
