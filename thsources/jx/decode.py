@@ -171,6 +171,14 @@ def _decode_table(answer: Mapping[str, Any], data: Any) -> Decoded:
         raise DecodeError("a table answer has a 'header' array and a 'data' array of rows")
     names = [str(h) for h in header]
     keep = [i for i, n in enumerate(names) if not _leaked(n)]
+    width = len(names)
+    if (
+        len(keep) == width
+        and all(type(r) is list and len(r) == width for r in data)
+        and not any(dict in set(map(type, r)) for r in data)
+    ):
+        # Plain cells (the usual case): one zip per row, nothing to flatten.
+        return Decoded(names, [dict(zip(names, r, strict=True)) for r in data], "table")
     records = []
     for row in data:
         if not isinstance(row, list):
@@ -230,6 +238,13 @@ def _decode_cube(answer: Mapping[str, Any], data: Any, query: Mapping[str, Any] 
             size = len(_edge_values(rownum[0]))
         else:
             size = min((len(data[n]) for n in names), default=0)
+        arrays = [data[n] for n in names]
+        if all(type(a) is list and len(a) >= size for a in arrays) and not any(
+            dict in set(map(type, a)) for a in arrays
+        ):
+            cut = [a[:size] for a in arrays]
+            records = [dict(zip(names, row, strict=True)) for row in zip(*cut, strict=True)]
+            return Decoded(list(names), records, "cube")
         records = []
         for i in range(size):
             rec: dict[str, Any] = {}
@@ -342,7 +357,7 @@ def decode_columns(
             _leaked(n) for n in names
         ):
             columns = [list(c) for c in zip(*data, strict=True)] if data else [[] for _ in names]
-            if not any(isinstance(v, Mapping) for col in columns for v in col):
+            if not any(dict in set(map(type, col)) for col in columns):
                 return names, columns, fmt
     if fmt == "cube" and isinstance(data, Mapping):
         edges = answer.get("edges") or []
@@ -353,7 +368,7 @@ def decode_columns(
             names = [str(n) for n in data if not _leaked(str(n))]
             if all(isinstance(data[n], list) and len(data[n]) >= size for n in names):
                 columns = [list(data[n][:size]) for n in names]
-                if not any(isinstance(v, Mapping) for col in columns for v in col):
+                if not any(dict in set(map(type, col)) for col in columns):
                     return names, columns, fmt
     decoded = decode(answer, query)
     return (

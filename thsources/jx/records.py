@@ -7,10 +7,10 @@ UTC datetimes, also under an alias the query gave them.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
+from ..coltypes import ColumnType
 from ..jsonrows import infer_type
 from ..result import Column, Result, ResultMeta
 from .decode import Decoded
@@ -34,10 +34,35 @@ def time_columns(query: Mapping[str, Any], time_fields: Iterable[str]) -> set[st
     return out
 
 
-def _to_datetime(value: Any) -> Any:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, dt.UTC)
-    return value
+_SIMPLE: Final[dict[frozenset[type], ColumnType]] = {
+    frozenset({int}): "integer",
+    frozenset({float}): "float",
+    frozenset({int, float}): "float",
+    frozenset({str}): "string",
+    frozenset({bool}): "boolean",
+    frozenset(): "string",
+}
+
+
+def _column_type(values: list[Any]) -> ColumnType:
+    """The canonical type of a column: by the set of Python types in it (one C-level pass),
+    the value-by-value rules of :func:`infer_type` only for unusual mixes."""
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    simple = _SIMPLE.get(frozenset(kinds))
+    if simple == "integer" and any(not -(2**63) <= v < 2**63 for v in values if v is not None):
+        return "json"
+    return simple if simple is not None else infer_type(values)
+
+
+def _seconds_to_datetimes(values: list[Any]) -> Any:
+    """Unix seconds as a UTC timestamp array, computed by Arrow (not value by value)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    seconds = pa.array(values, type=pa.float64())
+    micros = pc.round(pc.multiply(seconds, 1_000_000.0))
+    return micros.cast(pa.int64()).cast(pa.timestamp("us", tz="UTC"))
 
 
 def to_result(
@@ -54,10 +79,13 @@ def to_result(
     else:
         names, data = list(decoded[0]), [list(c) for c in decoded[1]]
     cols = []
+    arrays: list[Any] = []
     for name, values in zip(names, data, strict=True):
-        ctype = infer_type(values)
+        ctype = _column_type(values)
         if name in times and ctype in ("integer", "float"):
-            values[:] = [_to_datetime(v) for v in values]
+            arrays.append(_seconds_to_datetimes(values))
             ctype = "datetime"
+        else:
+            arrays.append(values)
         cols.append(Column(name, ctype))
-    return Result.from_columns(cols, data, meta)
+    return Result.from_columns(cols, arrays, meta)
