@@ -144,12 +144,18 @@ def decode(answer: Mapping[str, Any], query: Mapping[str, Any] | None = None) ->
 
 
 def _columns(records: Iterable[Mapping[str, Any]], first: Sequence[str] = ()) -> list[str]:
+    """Column names in order of appearance; a name only ever null whose values were objects
+    elsewhere (``a`` beside ``a.b``) is dropped."""
+    rows = records if isinstance(records, list) else list(records)
     seen = dict.fromkeys(first)
-    for rec in records:
+    for rec in rows:
         for key in rec:
             if key not in seen:
                 seen[key] = None
-    return list(seen)
+    names = list(seen)
+    parents = {n for n in names if any(m.startswith(n + ".") for m in names)}
+    shadowed = {n for n in parents if all(rec.get(n) is None for rec in rows)}
+    return [n for n in names if n not in shadowed]
 
 
 def _decode_list(data: Any, query: Mapping[str, Any] | None) -> Decoded:
