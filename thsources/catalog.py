@@ -46,6 +46,7 @@ VARIANTS_FOR_DIALECT: Final[dict[str, tuple[str, ...]]] = {
     "postgresql": ("postgresql",),
     "mysql": ("mysql",),
     "bigquery": ("bigquery",),
+    "jx": ("activedata",),  # activedata.json: JX, see thsources.jx.named
 }
 _MISSING: Final = object()
 
@@ -192,7 +193,17 @@ def _parse(folder: Path) -> NamedQuery:
     columns = tuple(Column(c["name"], check_type(c["type"])) for c in spec.get("columns", []))
     variants = {f.stem: f.read_text(encoding="utf-8") for f in sorted(folder.glob("*.sql"))}
     declared = {p.name for p in params}
+    jx_file = folder / "activedata.json"
+    if jx_file.is_file():
+        from .jx.named import eval_names, parse_variant
+
+        text = jx_file.read_text(encoding="utf-8")
+        if not eval_names(parse_variant(text, str(jx_file))) <= declared:
+            raise ConfigError(f"{jx_file}: $eval names a parameter that is not declared")
+        variants["activedata"] = text
     for vname, sql in variants.items():
+        if vname == "activedata":
+            continue
         dialect = vname if vname in VARIANTS_FOR_DIALECT else "postgresql"
         used = set(placeholders(sql, dialect))
         if used != declared:
@@ -319,7 +330,16 @@ def run_named(
     """Run named query ``name`` on ``source``; the result matches the declared columns."""
     query = get(name)
     bound = bind_params(query, params)
-    _, sql = query.variant_for(source.dialect)
+    vname, sql = query.variant_for(source.dialect)
+    if vname == "activedata":
+        from .jx.named import parse_variant, run_variant
+
+        result = run_variant(
+            parse_variant(sql, vname),
+            bound,
+            lambda jx, p: source.query(jx, p, max_age=max_age, timeout=timeout),  # type: ignore[arg-type]
+        )
+        return conform(query, result)
     result = source.query(sql, bound, max_age=max_age, timeout=timeout, **query_options)
     return conform(query, result)
 

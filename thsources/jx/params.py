@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ParameterError
 
 __all__ = ["fill_params"]
+
+
+def _jx_value(value: Any) -> Any:
+    """Dates and datetimes as unix seconds (naive ones are UTC), as ActiveData stores times."""
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+        return aware.timestamp()
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp()
+    if isinstance(value, list | tuple):
+        return [_jx_value(v) for v in value]
+    return value
 
 
 def fill_params(
@@ -31,7 +44,7 @@ def fill_params(
                         source=source,
                     )
                 used.add(name)
-                return values[name]
+                return _jx_value(values[name])
             return {k: walk(v) for k, v in doc.items()}
         if isinstance(doc, list):
             return [walk(v) for v in doc]

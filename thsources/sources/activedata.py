@@ -126,11 +126,11 @@ def _bulk_eligible(jx: Mapping[str, Any]) -> bool:
 class ActiveDataSource(Source):
     """An ActiveData-compatible endpoint (``url``: the service's base URL)."""
 
-    dialect = "postgresql"
-    """SQL parameters are bound as standard SQL literals before translation to JX."""
-
-    query_language = "jx"
+    dialect = "jx"
     """Named queries pick their ``activedata.json`` (JX) variant."""
+
+    sql_dialect = "postgresql"
+    """SQL parameters are bound as standard SQL literals before translation to JX."""
 
     def __init__(
         self,
@@ -234,7 +234,7 @@ class ActiveDataSource(Source):
         if isinstance(query, str):
             from ..jx.fromsql import sql_to_jx
 
-            jx = sql_to_jx(bind(query, params, self.dialect), source=self.name)
+            jx = sql_to_jx(bind(query, params, self.sql_dialect), source=self.name)
         elif isinstance(query, Mapping):
             jx = fill_params(query, params, source=self.name)
         else:
@@ -258,7 +258,7 @@ class ActiveDataSource(Source):
     ) -> Result:
         started = time.perf_counter()
         if isinstance(query, str) and self.sql_endpoint:
-            text = bind(query, params, self.dialect)
+            text = bind(query, params, self.sql_dialect)
             answer = self._post("/sql", {"sql": text}, deadline)
             jx = answer.get("meta", {}).get("jx_query") if isinstance(answer, Mapping) else None
             return self._result(answer, jx or {"format": "table"}, time.perf_counter() - started)
