@@ -35,7 +35,7 @@ AMBIGUOUS = {
 }
 
 #: Evaluator cases passing when this floor was recorded (of 262); raise it when it rises.
-EVALUATOR_FLOOR = 182
+EVALUATOR_FLOOR = 193
 
 
 def test_the_fixture_holds_every_case() -> None:

@@ -333,7 +333,7 @@ class Evaluator:
         comp = Compiler(table.columns, nested=table.nested, now=self.now)
         if self.strict:
             self._check_fields(query, comp)
-        where = comp.expr(query["where"]) if query.get("where") is not None else "TRUE"
+        where = comp.boolean(query["where"]) if query.get("where") is not None else "TRUE"
         where = f"coalesce({where}, FALSE)"
         single = not isinstance(query.get("select"), list)
         if query.get("edges") or query.get("groupby"):

@@ -109,6 +109,16 @@ def parse_date(value: Any, now: dt.datetime) -> float:
     return base
 
 
+#: Keys that modify an operator rather than name one (``{"find": ..., "start": 3}``).
+_OPTIONS: Final = frozenset({"default", "start", "separator", "nulls"})
+
+#: Operators whose value is not a truth value: as a filter, they hold when not null.
+_NOT_BOOLEAN: Final = frozenset(
+    {"find", "add", "sum", "sub", "subtract", "mul", "mult", "multiply", "div", "divide",
+     "mod", "floor", "abs", "length", "concat", "left", "right", "not_left", "not_right",
+     "coalesce", "date", "number", "string", "literal"}
+)  # fmt: skip
+
 AGGREGATES: Final[dict[str, str]] = {
     "count": "count",
     "sum": "sum",
@@ -153,6 +163,7 @@ class Compiler:
         self.columns = dict(columns)
         self.nested = nested
         self.now = now or dt.datetime.now(dt.UTC)
+        self._options: dict[str, Any] = {}
         self._ops: dict[str, Callable[[Any], str]] = {
             "literal": lambda a: self._literal(a),
             "eq": lambda a: self._compare(a, "="),
@@ -204,8 +215,13 @@ class Compiler:
             "string": lambda a: self._string(a),
             "tuple": lambda a: self._tuple(a),
             "count": lambda a: (
-                f"(len(list_filter([{', '.join(self.expr(x) for x in _list(a))}], "
-                "x -> x IS NOT NULL)))"
+                "("
+                + " + ".join(
+                    f"(CASE WHEN {self.expr(x)} IS NULL THEN 0 ELSE 1 END)" for x in _list(a)
+                )
+                + ")"
+                if _list(a)
+                else "0"
             ),
         }
 
@@ -264,27 +280,35 @@ class Compiler:
                 return "NULL"
             if "when" in e:
                 return self._when(e)
-            if len(e) > 1 and "op" not in e:
-                extra = sorted(set(e) - {"default"})
-                if len(extra) == 1:
-                    sql = self.expr({extra[0]: e[extra[0]]})
-                    if "default" in e:
-                        return f"coalesce({sql}, {self.expr(e['default'])})"
-                    return sql
-            op, args = next(iter(e.items()))
-            handler = self._ops.get(op)
-            if handler is None:
+            known = [k for k in e if k in self._ops]
+            if not known:
+                op = str(next(iter(e)))
                 raise JXError(
                     f'"{op}" is not a known operator',
                     "{{operator|quote}} is not a known operator",
                     {"operator": op},
                 )
-            return handler(args)
+            op = known[0]
+            options = {k: v for k, v in e.items() if k != op}
+            unknown = sorted(set(options) - _OPTIONS)
+            if unknown:
+                raise JXError(f"{op!r} does not take {unknown[0]!r}")
+            saved, self._options = self._options, options
+            try:
+                sql = self._ops[op](e[op])
+            finally:
+                self._options = saved
+            if options.get("default") is not None:
+                return f"coalesce({sql}, {self.expr(options['default'])})"
+            return sql
         raise JXError(f"cannot read {e!r} as an expression")
 
     def boolean(self, e: Any) -> str:
-        """SQL for a JX expression used as a filter (a missing value is false)."""
+        """SQL for a JX expression used as a filter: a value that is not a truth value (a
+        ``find`` position, a string) holds when it is not null."""
         sql = self.expr(e)
+        if isinstance(e, Mapping) and e and next(iter(e)) in _NOT_BOOLEAN:
+            return f"(({sql}) IS NOT NULL)"
         return sql
 
     def _literal(self, a: Any) -> str:
@@ -326,6 +350,9 @@ class Compiler:
         return "(" + " AND ".join(parts) + ")"
 
     def _ne(self, a: Any) -> str:
+        if isinstance(a, list):  # formal form: both sides must have a value
+            x, y = self._pairs(a)[0]
+            return f"coalesce({x} <> {y}, FALSE)"
         return f"(NOT coalesce({self._compare(a, '=')}, FALSE))"
 
     def _in(self, a: Any) -> str:
@@ -355,7 +382,7 @@ class Compiler:
         items = _list(a)
         if not items:
             return empty
-        return "(" + f" {op} ".join(f"coalesce({self.expr(x)}, FALSE)" for x in items) + ")"
+        return "(" + f" {op} ".join(f"coalesce({self.boolean(x)}, FALSE)" for x in items) + ")"
 
     def _exists(self, a: Any, *, negate: bool) -> str:
         if isinstance(a, Mapping) and "field" in a:
@@ -396,6 +423,11 @@ class Compiler:
     def _arith(self, a: Any, op: str) -> str:
         items = _list(a) if not isinstance(a, Mapping) else [next(iter(a)), *a.values()]
         sqls = [self.expr(x) for x in items]
+        if op == "+" and len(sqls) > 1:  # JX add skips missing terms; all missing is missing
+            nums = [f"TRY_CAST({x} AS DOUBLE)" for x in sqls]
+            none = " AND ".join(f"{x} IS NULL" for x in nums)
+            total = " + ".join(f"coalesce({x}, 0)" for x in nums)
+            return f"(CASE WHEN {none} THEN NULL ELSE {total} END)"
         return "(" + f" {op} ".join(sqls) + ")"
 
     def _binary(self, a: Any, op: str) -> str:
@@ -404,9 +436,13 @@ class Compiler:
 
     def _div(self, a: Any) -> str:
         x, y = self._pairs(a)[0]
-        return f"(CAST({x} AS DOUBLE) / nullif({y}, 0))"
+        return f"(TRY_CAST({x} AS DOUBLE) / nullif(TRY_CAST({y} AS DOUBLE), 0))"
 
     def _floor(self, a: Any) -> str:
+        if isinstance(a, Mapping) and len(a) == 1 and not (set(a) & set(self._ops)):
+            a = [next(iter(a)), next(iter(a.values()))]  # {"floor": {"a": 2}}: to a multiple
+        if isinstance(a, list) and len(a) == 1:
+            a = a[0]
         if isinstance(a, list) and len(a) == 2:
             x, y = (self.expr(v) for v in a)
             return f"(floor(CAST({x} AS DOUBLE) / {y}) * {y})"
@@ -437,8 +473,8 @@ class Compiler:
     def _find(self, a: Any) -> str:
         x, y = self._pairs(a)[0]
         start = "0"
-        if isinstance(a, Mapping) and "start" in a:
-            start = self.expr(a["start"])
+        if "start" in self._options:
+            start = self.expr(self._options["start"])
         return f"nullif(strpos(substr(CAST({x} AS VARCHAR), {start} + 1), {y}), 0) - 1 + {start}"
 
     def _case(self, a: Any) -> str:
@@ -456,7 +492,7 @@ class Compiler:
     def _when(self, a: Any) -> str:
         if not isinstance(a, Mapping):
             raise JXError(f"'when' needs 'then': {a!r}")
-        cond = self.expr(a["when"])
+        cond = self.boolean(a["when"])
         then = self.expr(a.get("then"))
         other = self.expr(a.get("else"))
         return f"(CASE WHEN coalesce({cond}, FALSE) THEN {then} ELSE {other} END)"
@@ -465,7 +501,13 @@ class Compiler:
         if isinstance(a, Mapping) and "literal" in a:
             a = a["literal"]
         if isinstance(a, str | int | float):
-            return sql_literal(parse_date(a, self.now))
+            try:
+                return sql_literal(parse_date(a, self.now))
+            except JXError:
+                if isinstance(a, str):  # a duration: "day", "-week"
+                    sign = -1.0 if a.startswith("-") else 1.0
+                    return sql_literal(sign * parse_duration(a.lstrip("+-")))
+                raise
         raise JXError(f"'date' expects a literal such as 'today-week', not {a!r}")
 
     def _string(self, a: Any) -> str:
