@@ -35,7 +35,7 @@ AMBIGUOUS = {
 }
 
 #: Evaluator cases passing when this floor was recorded (of 262); raise it when it rises.
-EVALUATOR_FLOOR = 193
+EVALUATOR_FLOOR = 202
 
 
 def test_the_fixture_holds_every_case() -> None:

@@ -306,6 +306,8 @@ class Compiler:
     def boolean(self, e: Any) -> str:
         """SQL for a JX expression used as a filter: a value that is not a truth value (a
         ``find`` position, a string) holds when it is not null."""
+        if isinstance(e, list):  # a list of filters: all must hold
+            return self._junction(e, "AND", "TRUE")
         sql = self.expr(e)
         if isinstance(e, Mapping) and e and next(iter(e)) in _NOT_BOOLEAN:
             return f"(({sql}) IS NOT NULL)"
@@ -342,9 +344,13 @@ class Compiler:
                 else:
                     parts.append(f"coalesce({self.variable(k)} = {self._constant(v)}, FALSE)")
             return "(" + " AND ".join(parts or ["TRUE"]) + ")"
-        if op == "=":  # JX equality with a missing value is false, not null
+        if op == "=" and isinstance(a, list) and len(a) == 2 and isinstance(a[1], list):
+            return self._in([a[0], {"literal": [_literal_of(x) for x in a[1]]}])
+        if op == "=":  # JX: missing equals missing, and nothing else
             return (
-                "(" + " AND ".join(f"coalesce({x} = {y}, FALSE)" for x, y in self._pairs(a)) + ")"
+                "("
+                + " AND ".join(f"({x} IS NOT DISTINCT FROM {y})" for x, y in self._pairs(a))
+                + ")"
             )
         parts = [f"({x} {op} {y})" for x, y in self._pairs(a)]
         return "(" + " AND ".join(parts) + ")"
@@ -397,10 +403,14 @@ class Compiler:
         return blank if negate else f"(NOT {blank})"
 
     def _string_test(self, a: Any, fn: str) -> str:
-        if isinstance(a, Mapping) and not ({"field", "term"} - set(a) or len(a) != 1):
-            pass
         pairs = self._pairs(a)
-        return "(" + " AND ".join(f"{fn}(CAST({x} AS VARCHAR), {y})" for x, y in pairs) + ")"
+        if not pairs:
+            return "TRUE"  # {"prefix": {}}: no condition
+        return (
+            "("
+            + " AND ".join(f"{fn}(CAST({x} AS VARCHAR), CAST({y} AS VARCHAR))" for x, y in pairs)
+            + ")"
+        )
 
     def _between(self, a: Any) -> str:
         if isinstance(a, list) and len(a) == 3:
@@ -516,6 +526,14 @@ class Compiler:
 
     def _tuple(self, a: Any) -> str:
         return "[" + ", ".join(self.expr(x) for x in _list(a)) + "]"
+
+
+def _literal_of(x: Any) -> Any:
+    if isinstance(x, Mapping) and set(x) == {"literal"}:
+        return x["literal"]
+    if isinstance(x, Mapping | list):
+        raise JXError(f"expecting constants, not {x!r}")
+    return x
 
 
 def _list(a: Any) -> list[Any]:
