@@ -397,3 +397,44 @@ def test_connect_knows_the_kind() -> None:
 def test_a_url_is_required() -> None:
     with pytest.raises(thsources.errors.ConfigError, match="needs url="):
         thsources.connect("activedata")
+
+
+@responses.activate
+def test_sql_that_does_not_parse_gives_the_parsers_message(src: ActiveDataSource) -> None:
+    with pytest.raises(UnsupportedQuery) as info:
+        src.query("SELECT a FROM treeherder WHERE")
+    assert info.value.message == (
+        "cannot parse the SQL: Expecting expression, found end of text (at char 30), "
+        "(line:1, col:31)"
+    )
+    assert len(responses.calls) == 0
+
+
+def test_to_jx_shows_what_would_be_sent(src: ActiveDataSource) -> None:
+    assert src.to_jx(
+        "SELECT build.platform, avg(action.duration) AS d, percentile(action.duration, 0.9) AS p90 "
+        "FROM treeherder WHERE run.result NOT IN ('retry') AND job.type.name LIKE '%mochitest_'"
+        " AND run.tier BETWEEN 1 AND 2 AND failure.classification IS NULL "
+        "GROUP BY build.platform"
+    ) == {
+        "from": "treeherder",
+        "where": {
+            "and": [
+                {"not": {"in": ["run.result", {"literal": ["retry"]}]}},
+                {"regexp": {"job.type.name": ".*mochitest."}},
+                {"between": ["run.tier", 1, 2]},
+                {"missing": "failure.classification"},
+            ]
+        },
+        "groupby": [{"name": "build.platform", "value": "build.platform"}],
+        "select": [
+            {"aggregate": "average", "value": "action.duration", "name": "d"},
+            {
+                "aggregate": "percentile",
+                "value": "action.duration",
+                "percentile": 0.9,
+                "name": "p90",
+            },
+        ],
+        "format": "table",
+    }
