@@ -52,6 +52,7 @@ VARIANTS_FOR_DIALECT: Final[dict[str, tuple[str, ...]]] = {
     "mysql": ("mysql",),
     "bigquery": ("bigquery",),
     "rest": ("rest",),
+    "jx": ("activedata",),  # activedata.json: JX, see thsources.jx.named
 }
 _MISSING: Final = object()
 _IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -289,7 +290,17 @@ def _parse(folder: Path) -> NamedQuery:
     columns = tuple(Column(c["name"], check_type(c["type"])) for c in spec.get("columns", []))
     variants = {f.stem: f.read_text(encoding="utf-8") for f in sorted(folder.glob("*.sql"))}
     declared = {p.name for p in params}
+    jx_file = folder / "activedata.json"
+    if jx_file.is_file():
+        from .jx.named import eval_names, parse_variant
+
+        text = jx_file.read_text(encoding="utf-8")
+        if not eval_names(parse_variant(text, str(jx_file))) <= declared:
+            raise ConfigError(f"{jx_file}: $eval names a parameter that is not declared")
+        variants["activedata"] = text
     for vname, sql in variants.items():
+        if vname == "activedata":
+            continue
         dialect = vname if vname in VARIANTS_FOR_DIALECT else "postgresql"
         used = set(placeholders(sql, dialect))
         if used != declared:
@@ -495,6 +506,15 @@ def run_named(
         # A REST variant names an entity call, not SQL: the source maps it (no lookups).
         spec = tomllib.loads(sql)
         result = source.run_rest(spec, bound, timeout=timeout)  # type: ignore[attr-defined]
+        return conform(query, result)
+    if variant == "activedata":
+        from .jx.named import parse_variant, run_variant
+
+        result = run_variant(
+            parse_variant(sql, variant),
+            bound,
+            lambda jx, p: source.query(jx, p, max_age=max_age, timeout=timeout),  # type: ignore[arg-type]
+        )
         return conform(query, result)
     if "progress" in query_options and not _accepts(source, "progress"):
         query_options.pop("progress")

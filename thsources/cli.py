@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     _global(sc, top=False)
 
     se = sub.add_parser("serve", help="run a service emulator on 127.0.0.1 (for testing)")
-    se.add_argument("service", choices=["redash", "treeherder"])
+    se.add_argument("service", choices=["redash", "treeherder", "activedata"])
     se.add_argument("--port", type=int, default=0, help="port (default: any free one)")
     se.add_argument(
         "--job-duration", type=float, default=0.0, help="seconds each query takes at least"
@@ -383,11 +383,17 @@ def _list_sources(stdout: TextIO) -> None:
 
 
 def _serve(args: argparse.Namespace, stdout: TextIO) -> None:
-    from .testing import RedashEmulator, TreeherderEmulator
-
     if args.service == "treeherder":
+        from .testing import TreeherderEmulator
+
         TreeherderEmulator(args.database, port=args.port).serve_forever()
         return
+    if args.service == "activedata":
+        from .testing import ActiveDataEmulator
+
+        ActiveDataEmulator(args.database, port=args.port).serve_forever()
+        return
+    from .testing import RedashEmulator
 
     emulator = RedashEmulator(
         args.database, port=args.port, workers=args.workers, job_duration=args.job_duration

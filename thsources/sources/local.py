@@ -8,6 +8,7 @@ each query gets its own cursor, so one source can be shared between threads.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -116,6 +117,12 @@ class LocalSource(Source):
         timeout: float,
         progress: ProgressCallback | None = None,
     ) -> Result:
+        if isinstance(sql, Mapping):  # JX, ActiveData's language: see thsources.jx.local
+            from ..jx.local import run_jx
+
+            con, _ = self._connection_and_path()
+            limit = None if math.isinf(timeout) else timeout
+            return run_jx(con, sql, params, source=self.name, timeout=limit)
         text = bind(sql, params, self.dialect)
         con, _ = self._connection_and_path()
         started = time.perf_counter()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from thsources.testing.activedata import ActiveDataEmulator, ActiveDataFaults
     from thsources.testing.redash import (
         DataSource,
         Faults,
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from thsources.testing.treeherder import TreeherderEmulator, TreeherderFaults
 
 __all__ = [
+    "ActiveDataEmulator",
+    "ActiveDataFaults",
     "DataSource",
     "Faults",
     "RecordedRequest",
@@ -30,11 +33,16 @@ __all__ = [
     "User",
 ]
 
+_ACTIVEDATA_NAMES = frozenset({"ActiveDataEmulator", "ActiveDataFaults"})
 _TREEHERDER_NAMES = frozenset({"TreeherderEmulator", "TreeherderFaults"})
-_REDASH_NAMES = frozenset(__all__) - _TREEHERDER_NAMES
+_REDASH_NAMES = frozenset(__all__) - _ACTIVEDATA_NAMES - _TREEHERDER_NAMES
 
 
 def __getattr__(name: str) -> Any:
+    if name in _ACTIVEDATA_NAMES:
+        from thsources.testing import activedata
+
+        return getattr(activedata, name)
     if name in _REDASH_NAMES:
         from thsources.testing import redash
 
