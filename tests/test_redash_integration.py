@@ -1,7 +1,7 @@
 """The ``redash`` source against the Redash emulator: real sockets on 127.0.0.1, real jobs.
 
 Jobs run on background workers, so these tests wait for real (every wait is bounded by a
-deadline; no test asserts how long anything took). SQL containing ``-- slow`` is given a
+deadline; no test asserts how long anything took). SQL containing ``AS slow`` is given a
 30-second job by the emulator, for the cancel tests.
 """
 
@@ -34,7 +34,7 @@ from thsources.sources.redash import RedashSource
 from thsources.testing import DataSource, RedashEmulator, SavedQuery, User
 
 KEY: Final = "InTeGrAtIoNkEy0123456789abcdefghijKLMNOP"
-SLOW: Final = "-- slow"
+SLOW: Final = "AS slow"  # not a trailing comment: Redash strips those before running
 POLL: Final = PollSchedule(first=0.005, factor=0.1, cap=0.05)
 RETRY: Final = RetryPolicy(attempts=4, initial=0.01, maximum=0.05)
 WAIT: Final = 20.0  # the bound on every wait: far above what any step needs

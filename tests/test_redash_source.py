@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,7 +53,7 @@ from thsources.sources.redash_params import (
     relative_dates,
     template_contexts,
 )
-from thsources.sources.redash_wire import clean_error, job_fields, wire_max_age
+from thsources.sources.redash_wire import clean_error, job_fields, stored_text, wire_max_age
 
 KEY: Final = "rEdAsHkEy0123456789abcdefZQXWvu"
 BASE: Final = "http://redash.test"
@@ -126,6 +127,27 @@ def src() -> Iterator[RedashSource]:
         yield s
 
 
+def echoed(mock: responses.RequestsMock, answer: Any) -> Any:
+    """A callback answering ``answer`` as Redash would for the text last POSTed.
+
+    A real result's ``query`` is the text that ran: the one sent, after Mustache consumed a
+    set-delimiter tag and the runner dropped trailing comments and semicolons.
+    """
+
+    def reply(request: Any) -> tuple[int, dict[str, str], bytes]:
+        out = orjson.loads(orjson.dumps(answer))
+        posts = [c.request for c in mock.calls if c.request.method == "POST"]
+        if request.method == "POST":
+            posts.append(request)
+        sent = orjson.loads(posts[-1].body or b"{}") if posts else {}
+        if isinstance(sent.get("query"), str) and isinstance(out.get("query_result"), dict):
+            text = re.sub(r"^\{\{=\S+ \S+=\}\}\n?", "", sent["query"])
+            out["query_result"]["query"] = stored_text(text)
+        return 200, {"Content-Type": "application/json"}, orjson.dumps(out)
+
+    return reply
+
+
 def add_data_sources(mock: responses.RequestsMock, listing: Any = None) -> None:
     mock.get(f"{BASE}/api/data_sources", json=body("data_sources") if listing is None else listing)
 
@@ -138,9 +160,10 @@ def add_job_flow(mock: responses.RequestsMock, *polls: Any, result: Any = None) 
             mock.get(f"{BASE}/api/jobs/{JOB_ID}", status=answer, json=body("error_unknown_job"))
         else:
             mock.get(f"{BASE}/api/jobs/{JOB_ID}", json=answer)
-    mock.get(
+    mock.add_callback(
+        responses.GET,
         f"{BASE}/api/query_results/270.json",
-        json=body("query_result") if result is None else result,
+        callback=echoed(mock, body("query_result") if result is None else result),
     )
 
 
@@ -423,7 +446,11 @@ def test_query_job_answer_exact_requests_and_typed_result(
 
 def test_cache_hit_answer_needs_no_polling(src: RedashSource, mock: responses.RequestsMock) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     req = sample("post_query_results_cache_hit")["request"]["body"]
     job_ = src.submit(req["query"], max_age=3600)
     assert job_.id is None
@@ -445,7 +472,11 @@ def test_max_age_is_always_sent_explicitly(
     src: RedashSource, mock: responses.RequestsMock, max_age: float, sent: int
 ) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     src.query("SELECT 1", max_age=max_age)
     assert calls(mock)[1][2]["max_age"] == sent
 
@@ -569,14 +600,22 @@ def test_parameters_are_bound_as_postgresql_literals(
     src: RedashSource, mock: responses.RequestsMock, value: Any, literal: str
 ) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     src.query("SELECT * FROM push WHERE author = :who", {"who": value})
     assert calls(mock)[1][2]["query"] == f"SELECT * FROM push WHERE author = {literal}"
 
 
 def test_mysql_data_sources_get_mysql_quoting(mock: responses.RequestsMock) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     make_source(data_source="treeherder-mysql").query(
         "SELECT 1 FROM push WHERE author = :a", {"a": "x\\' OR 1=1 -- O'Brien"}
     )
@@ -600,7 +639,11 @@ def test_braces_reach_the_database_unchanged(
     src: RedashSource, mock: responses.RequestsMock
 ) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     src.query("SELECT '{{ x }}' AS s, :v AS v", {"v": "{{y}} <% z %>"})
     query = calls(mock)[1][2]["query"]
     assert query.startswith("{{=") and query.endswith("SELECT '{{ x }}' AS s, '{{y}} <% z %>' AS v")
@@ -609,7 +652,11 @@ def test_braces_reach_the_database_unchanged(
 
 def test_sql_without_braces_is_sent_as_is(src: RedashSource, mock: responses.RequestsMock) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     src.query("SELECT '}}' AS s")
     assert calls(mock)[1][2]["query"] == "SELECT '}}' AS s"
 
@@ -700,7 +747,11 @@ def test_empty_error_status_4_is_recovered_by_a_widened_repost(
     add_data_sources(mock)
     mock.post(f"{BASE}/api/query_results", json=body("post_query_results_job"))
     mock.get(f"{BASE}/api/jobs/{JOB_ID}", json=job(4, error=""))
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     res = src.query("SELECT 1")
     posts = [b for m, _, b in calls(mock) if m == "POST"]
     assert len(posts) == 2
@@ -729,7 +780,11 @@ def test_job_lost_500_is_recovered_and_followed_under_its_new_id(
     mock.get(f"{BASE}/api/jobs/{JOB_ID}", status=500, json=body("error_unknown_job"))
     mock.post(f"{BASE}/api/query_results", json=job(1, jid="new-job"))
     mock.get(f"{BASE}/api/jobs/new-job", json=job(3, 270, jid="new-job"))
-    mock.get(f"{BASE}/api/query_results/270.json", json=body("query_result"))
+    mock.add_callback(
+        responses.GET,
+        f"{BASE}/api/query_results/270.json",
+        callback=echoed(mock, body("query_result")),
+    )
     res = src.query("SELECT 1")
     sent = calls(mock)
     assert [(m, p) for m, p, _ in sent] == [
@@ -1018,7 +1073,11 @@ def test_502_on_the_post_is_resent_with_a_widened_max_age(
     mock.post(
         f"{BASE}/api/query_results", status=502, body="<html>502</html>", content_type="text/html"
     )
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     res = src.query("SELECT 1")
     posts = [b for m, _, b in calls(mock) if m == "POST"]
     assert posts[0]["max_age"] == 0 and posts[1]["max_age"] >= 1
@@ -1071,7 +1130,11 @@ def test_retry_after_on_a_poll_is_honoured(src: RedashSource, mock: responses.Re
     mock.post(f"{BASE}/api/query_results", json=body("post_query_results_job"))
     mock.get(f"{BASE}/api/jobs/{JOB_ID}", status=503, headers={"Retry-After": "0"})
     mock.get(f"{BASE}/api/jobs/{JOB_ID}", json=body("job_status_3"))
-    mock.get(f"{BASE}/api/query_results/270.json", json=body("query_result"))
+    mock.add_callback(
+        responses.GET,
+        f"{BASE}/api/query_results/270.json",
+        callback=echoed(mock, body("query_result")),
+    )
     assert len(src.query("SELECT 1")) == 3
 
 
@@ -1160,7 +1223,7 @@ def test_empty_result_keeps_its_columns(src: RedashSource, mock: responses.Reque
         json={
             "query_result": {
                 "id": 1,
-                "query": "q",
+                "query": "SELECT 1",
                 "retrieved_at": "2024-05-01T00:00:00Z",
                 "runtime": 0,
                 "data": {
@@ -1179,7 +1242,11 @@ def test_empty_result_keeps_its_columns(src: RedashSource, mock: responses.Reque
 
 def test_one_source_shared_by_threads(src: RedashSource, mock: responses.RequestsMock) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     results: list[int] = []
     errors: list[BaseException] = []
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -63,6 +64,7 @@ from .redash_wire import (
     job_fields,
     normalise_url,
     parse_time,
+    same_text,
     verify_option,
     widened,
     wire_max_age,
@@ -94,6 +96,19 @@ class _DataSource:
     id: int
     name: str | None
     type: str | None
+    syntax: str | None = "sql"
+
+
+class _OtherText(Exception):
+    """Redash answered with the result of another text that shares our query hash."""
+
+    def __init__(self, ran: str) -> None:
+        super().__init__(ran)
+        self.ran = ran
+
+
+_MARK: Final = "-- thsources run {}\n"
+"""Put in front of a text to give it a query hash of its own (see ``RedashJob._rerun``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +313,13 @@ class RedashSource(Source):
             "parameters": {},
         }
         return self._start(
-            f"{self.url}/api/query_results", body, deadline, progress, sql=bound, qid=None
+            f"{self.url}/api/query_results",
+            body,
+            deadline,
+            progress,
+            sql=bound,
+            qid=None,
+            markable=(ds.syntax or "sql") == "sql",
         )
 
     # -- saved queries ------------------------------------------------------------------------
@@ -434,10 +455,12 @@ class RedashSource(Source):
         *,
         sql: str,
         qid: int | None,
+        markable: bool = False,
     ) -> RedashJob:
         job = RedashJob(
             self, url=url, body=body, deadline=deadline, progress=progress, sql=sql, qid=qid
         )
+        job._markable = markable
         try:
             job._submit(deadline)
         except BaseException:
@@ -508,7 +531,7 @@ class RedashSource(Source):
                 info = self._toolbelt.get_data_source(wanted)
             except (PermissionDenied, NotFound):
                 return _DataSource(wanted, None, None)
-            return _DataSource(wanted, info.get("name"), info.get("type"))
+            return _DataSource(wanted, info.get("name"), info.get("type"), info.get("syntax"))
         if not isinstance(listing, list):
             raise ProtocolError("GET /api/data_sources: expected a list", source=self.name)
         items = [d for d in listing if isinstance(d, dict) and isinstance(d.get("id"), int)]
@@ -533,7 +556,7 @@ class RedashSource(Source):
                 f"no data source {what} on {self.url}; there are: {names}", source=self.name
             )
         found = match[0]
-        ds = _DataSource(found["id"], found.get("name"), found.get("type"))
+        ds = _DataSource(found["id"], found.get("name"), found.get("type"), found.get("syntax"))
         self._ds_types[ds.id] = ds.type
         log.debug("data source %s: id %s, type %s", ds.name, ds.id, ds.type)
         return ds
@@ -592,6 +615,8 @@ class RedashJob(Job):
         self._cancelled = False
         self._recoveries = 0
         self._recovered: str | None = None
+        self._markable = False
+        self._mark: str | None = None  # set once re-run under a text of its own
         self._submitted = time.monotonic()
         self._submitted_wall = time.time()
 
@@ -671,7 +696,10 @@ class RedashJob(Job):
     ) -> _Ready | Pending:
         """Absorb a POST answer: a cached result (done) or a job (to follow)."""
         if isinstance(answer, bytes):
-            result = self._decode(answer, cached=cached, rid=rid)
+            try:
+                result = self._decode(answer, cached=cached, rid=rid)
+            except _OtherText as other:
+                return self._rerun(other.ran, deadline)
             self._finish(result=result)
             return _Ready(result=result)
         state, new_rid, error, jid = job_fields(answer, self._source._http.redactor)
@@ -801,6 +829,42 @@ class RedashJob(Job):
         answer = self._source._post(self._url, body, deadline, self._submitted_wall)
         return self._take(answer, deadline=deadline)
 
+    def _rerun(self, ran: str, deadline: Deadline) -> _Ready | Pending:
+        """Run the SQL again under a text no one else can share, after a result of ``ran``.
+
+        Redash hashes a text without its whitespace and ``/* */`` comments, string literals
+        included, and serves (and merges jobs) by that hash. A ``--`` line comment in front
+        counts in the hash and is kept by the server (only trailing comments are stripped),
+        and changes nothing the database returns on PostgreSQL, MySQL or BigQuery; with a
+        random token in it, the text's hash is its own, so the next result is this query's.
+        """
+        shown = ran if len(ran) <= 120 else ran[:117] + "..."
+        if self._mark is not None or not self._markable:
+            raise ProtocolError(
+                self._source._http.redactor(
+                    "Redash answered with the result of another query text that shares this "
+                    f"one's cache key (it ignores whitespace and /* */ comments): {shown!r}"
+                ),
+                source=self._name,
+                job_id=self.id,
+            )
+        self._mark = _MARK.format(secrets.token_hex(8))
+        log.debug("job %s: Redash answered for another text (%r); running it again", self.id, ran)
+        with self._lock:
+            self._recovered = (
+                "Redash answered with the result of another text sharing its cache key; "
+                "run again under a text of its own"
+            )
+            self._ready = None
+        self._body = {
+            **self._body,
+            "query": protect_mustache(self._mark + self._sql),
+            "max_age": 0,
+        }
+        self._submitted_wall = time.time()
+        answer = self._source._post(self._url, self._body, deadline, self._submitted_wall)
+        return self._take(answer, deadline=deadline, cached=False)
+
     def _fetch(self, rid: int | str | None, deadline: Deadline) -> Result | Pending:
         src = self._source
         if self._qid is not None:
@@ -832,7 +896,13 @@ class RedashJob(Job):
         if not 200 <= response.status_code < 300:
             raise error_for(src._http, response, what=f"result {rid}", base_url=src.url)
         src._http.expect_json(response)
-        return self._decode(response.content, cached=False, rid=rid)
+        try:
+            return self._decode(response.content, cached=False, rid=rid)
+        except _OtherText as other:
+            outcome = self._rerun(other.ran, deadline)
+        if isinstance(outcome, _Ready):
+            return outcome.result or self._fetch(outcome.result_id, deadline)
+        return outcome
 
     def _decode(self, content: bytes, *, cached: bool, rid: int | str | None) -> Result:
         from ..jsonrows import decode_query_result
@@ -846,6 +916,11 @@ class RedashJob(Job):
                 source=self._name,
                 job_id=self.id,
             ) from None
+        ran = envelope.get("query")
+        if self._qid is None and isinstance(ran, str):
+            sent = self._sql if self._mark is None else self._mark + self._sql
+            if not same_text(ran, sent):
+                raise _OtherText(ran)
         extra: dict[str, Any] = {
             key: envelope[key]
             for key in ("data_source_id", "query_hash")

@@ -40,6 +40,8 @@ __all__ = [
     "normalise_url",
     "parse_time",
     "query_id",
+    "same_text",
+    "stored_text",
     "widened",
     "wire_max_age",
 ]
@@ -82,6 +84,60 @@ _STR_STATES: Final = {
 }
 _ANNOTATION: Final = re.compile(r"/\* Username: [^\n]*?Scheduled: (?:True|False) \*/ ?")
 _ANNOTATION_TAIL: Final = re.compile(r"Scheduled: (?:True|False) \*/ ?")
+
+
+# Enough of sqlparse's lexer to find statements and their trailing comments: strings (with
+# '' and \' escapes, as sqlparse reads them in every dialect), dollar quotes, identifiers.
+_TOKEN: Final = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>--[^\r\n]*|\#\ [^\r\n]*|/\*[\s\S]*?(?:\*/|$))
+  | (?P<string>[EeBbXxNn]?'(?:''|\\.|[^'\\])*(?:'|$))
+  | (?P<dollar>\$(?P<tag>[A-Za-z_]\w*)?\$[\s\S]*?(?:\$(?P=tag)\$|$))
+  | (?P<ident>"(?:""|[^"])*(?:"|$)|`[^`]*(?:`|$))
+  | (?P<semi>;)
+  | (?P<other>[^\s;'"`$\-/#]+|.)
+    """,
+    re.VERBOSE,
+)
+
+
+def stored_text(sql: str) -> str:
+    """The text Redash runs and stores for ad-hoc SQL on a SQL data source.
+
+    ``BaseSQLQueryRunner.apply_auto_limit`` splits the text into statements, drops each one's
+    trailing comments and semicolon, drops empty statements and joins the rest with ``";\n"``
+    (whether or not it adds a LIMIT). This follows it closely; where it does not, a result is
+    only taken for another text and run again (see ``same_text``), never wrongly accepted.
+    """
+    statements: list[list[tuple[str, str]]] = [[]]
+    for m in _TOKEN.finditer(sql):
+        kind = m.lastgroup or "other"
+        kind = "dollar" if kind == "tag" else kind
+        statements[-1].append((kind, m.group(0)))
+        if kind == "semi":
+            statements.append([])
+    out = []
+    for stmt in statements:
+        while stmt and stmt[-1][0] in ("ws", "comment"):
+            stmt.pop()
+        if stmt and stmt[-1][0] == "semi":
+            stmt.pop()
+        text = "".join(t for _, t in stmt).strip()
+        if any(kind not in ("ws", "comment") for kind, _ in stmt):
+            out.append(text)
+    return ";\n".join(out)
+
+
+def same_text(ran: str, sent: str) -> bool:
+    """True when ``ran`` (a result's ``query``) is ``sent`` as Redash would store it.
+
+    Redash's cache key ignores every whitespace character and ``/* */`` comment, string
+    literals included, so a result (cached, or of a job merged with ours) can belong to
+    another text: ``'a b'`` and ``'ab'`` share one. Only what the server itself strips is
+    forgiven here.
+    """
+    return ran == sent or ran == stored_text(sent) or stored_text(ran) == stored_text(sent)
 
 
 def dialect_for_type(ds_type: str | None) -> str | None:

@@ -57,7 +57,13 @@ from thsources.testing.redash_params import (
     validate,
 )
 from thsources.testing.redash_results import columns_from_description, encode_rows
-from thsources.testing.redash_sql import annotate, apply_auto_limit, database_error, gen_query_hash
+from thsources.testing.redash_sql import (
+    annotate,
+    apply_auto_limit,
+    combine_statements,
+    database_error,
+    gen_query_hash,
+)
 
 __all__ = [
     "DataSource",
@@ -572,8 +578,9 @@ class RedashEmulator:
             except (InvalidParameterError, QueryDetachedError, MustacheError, TypeError):
                 text = query.query
         ds = self.data_sources.get(query.data_source_id) if query.data_source_id else None
-        if query.options.get("apply_auto_limit") and (ds is None or ds.supports_auto_limit):
-            text = apply_auto_limit(text)
+        if ds is None or ds.supports_auto_limit:
+            limit = query.options.get("apply_auto_limit")
+            text = apply_auto_limit(text) if limit else combine_statements(text)
         return gen_query_hash(text)
 
     # ------------------------------------------------------------------ database and workers

@@ -29,6 +29,7 @@ from thsources.testing.redash_params import (
 )
 from thsources.testing.redash_results import data_to_dsv
 from thsources.testing.redash_sql import apply_auto_limit as auto_limit
+from thsources.testing.redash_sql import combine_statements
 
 if TYPE_CHECKING:
     from thsources.testing.redash import RedashEmulator, _Result
@@ -247,8 +248,8 @@ def _run_query(
         return _message(400, str(e))
     except (MustacheError, TypeError):
         return internal_error()
-    if limit and ds.supports_auto_limit:
-        text = auto_limit(text)
+    if ds.supports_auto_limit:  # a SQL runner: BaseSQLQueryRunner.apply_auto_limit
+        text = auto_limit(text) if limit else combine_statements(text)
     missing = missing_params(template, parameters)
     if missing:
         return _job_error(400, "Missing parameter value for: " + ", ".join(missing))
