@@ -495,3 +495,26 @@ def test_zz_the_key_appears_nowhere() -> None:
     assert len(SEEN) > 100
     assert any("127.0.0.1" in t for t in SEEN)
     assert not [t for t in SEEN if KEY in t]
+
+
+# -- text arrays (issue 7 §2) ---------------------------------------------------------------------
+
+
+def test_a_text_array_arrives_as_a_list_like_on_local(
+    src: RedashSource, emu: RedashEmulator
+) -> None:
+    sql = (
+        "SELECT repository_id, list(DISTINCT author ORDER BY author) AS authors FROM push "
+        "WHERE id IN (SELECT id FROM push ORDER BY id LIMIT 40) GROUP BY repository_id "
+        "ORDER BY repository_id"
+    )
+    res = src.query(sql)
+    raw = next(r for r in emu.requests if r.path.startswith("/api/query_results/"))
+    served = emu._result(res.meta.result_id).data()  # type: ignore[arg-type]
+    # The server labels the text[] column "string" (as the pg runner does) and sends lists.
+    assert served["columns"][1]["type"] == "string" and raw.status == 200
+    assert isinstance(served["rows"][0]["authors"], list)
+    assert res.columns[1].type == "json"
+    with thsources.connect("local") as local:
+        assert res.records() == local.query(sql).records()
+    assert all(isinstance(r["authors"], list) for r in res.records())
