@@ -518,3 +518,38 @@ def test_a_text_array_arrives_as_a_list_like_on_local(
     with thsources.connect("local") as local:
         assert res.records() == local.query(sql).records()
     assert all(isinstance(r["authors"], list) for r in res.records())
+
+
+# -- a web server restart while a job is waited on (issue 7 §3) ----------------------------------
+
+
+def test_a_web_outage_during_the_wait_is_ridden_out(src: RedashSource, emu: RedashEmulator) -> None:
+    job = src.submit("SELECT 21 AS x, pg_sleep(1.5) AS slept")
+    back = emu.restart_web(down=2.0)  # longer than the session's own retries last
+    assert job.result().records() == [{"x": 21, "slept": ""}]
+    back.join()
+    assert emu.web_restarts == 1
+    assert len(seen(emu, "POST")) == 1 and emu.executions == 1
+    assert ("DELETE", f"/api/jobs/{job.id}") not in seen(emu)
+
+
+def test_a_server_that_never_comes_back_is_unavailable(
+    src: RedashSource, emu: RedashEmulator
+) -> None:
+    job = src.submit(f"SELECT 22 {SLOW}")
+    emu.restart_web(down=60.0)
+    with raises(SourceUnavailable, match="still unreachable at the deadline") as info:
+        job.result(timeout=1.0)
+    assert "cancelling the remote job failed" in info.value.message
+    assert info.value.job_id == job.id
+
+
+def test_back_in_time_but_still_running_is_a_timeout_and_a_cancel(
+    src: RedashSource, emu: RedashEmulator
+) -> None:
+    job = src.submit(f"SELECT 23 {SLOW}")
+    emu.restart_web(down=0.5).join()
+    with raises(QueryTimeout, match="was cancelled"):
+        job.result(timeout=1.5)
+    assert ("DELETE", f"/api/jobs/{job.id}") in seen(emu)
+    assert emu.jobs[job.id].state == "cancelled"

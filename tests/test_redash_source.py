@@ -868,10 +868,12 @@ def test_transport_failure_while_polling_cancels_the_job(
         content_type="text/html",
     )
     mock.delete(f"{BASE}/api/jobs/{JOB_ID}", json=None)
-    with raises(SourceUnavailable, match="502"):
-        src.query("SELECT 1")
+    # Polls go on until the deadline (a proxy may recover), then the job is cancelled.
+    with raises(SourceUnavailable, match="502.*still unreachable at the deadline") as info:
+        src.query("SELECT 1", timeout=0.5)
+    assert info.value.message.endswith("the remote job was cancelled")
     sent = [m for m, _, _ in calls(mock)]
-    assert sent.count("GET") == 1 + FAST_RETRY.attempts  # data sources + retried polls
+    assert sent.count("GET") > 1 + FAST_RETRY.attempts  # data sources + polls, retried
     assert sent[-1] == "DELETE"
 
 

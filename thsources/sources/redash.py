@@ -37,6 +37,7 @@ from ..errors import (
     ProtocolError,
     QueryCancelled,
     QueryError,
+    QueryTimeout,
     SourceError,
     SourceUnavailable,
     ThsourcesError,
@@ -97,6 +98,11 @@ class _DataSource:
     name: str | None
     type: str | None
     syntax: str | None = "sql"
+
+
+def _passing(exc: SourceUnavailable) -> bool:
+    """Whether an unavailable server may well be back soon: no answer, or a gateway's 5xx."""
+    return exc.status_code in (None, 429, 502, 503, 504)
 
 
 class _OtherText(Exception):
@@ -733,7 +739,26 @@ class RedashJob(Job):
             if self._failure is not None:
                 raise self._failure
 
+        outage: list[SourceUnavailable] = []  # the failure of the last poll, while it lasts
+
         def poll() -> Result | Pending:
+            try:
+                answer = poll_once()
+            except SourceUnavailable as exc:
+                if not _passing(exc) or deadline.expired:
+                    raise
+                # Polls are idempotent: a web server restarting or a proxy failing for a
+                # while must not end a long wait. The schedule (capped) spaces the tries.
+                if not outage:
+                    log.debug("job %s: Redash unreachable, polling on: %s", self.id, exc.message)
+                outage[:] = [exc]
+                with self._lock:
+                    state = self._state if not self._state.finished else JobState.RUNNING
+                return Pending(state, self.id)
+            outage.clear()
+            return answer
+
+        def poll_once() -> Result | Pending:
             outcome = self._check(deadline)
             if isinstance(outcome, Pending):
                 with self._lock:
@@ -758,6 +783,18 @@ class RedashJob(Job):
         except QueryCancelled as exc:
             self._finish(failure=exc, state=JobState.CANCELLED)
             raise
+        except QueryTimeout as exc:
+            if not outage:
+                raise
+            # The server never came back before the deadline (the job was cancelled if the
+            # server took the DELETE; the message says).
+            _, _, cancel_note = exc.message.partition("; ")
+            raise SourceUnavailable(
+                f"{outage[0].message}; the server was still unreachable at the deadline "
+                f"({deadline.timeout:g} s)" + (f"; {cancel_note}" if cancel_note else ""),
+                source=self._name,
+                job_id=self.id,
+            ) from exc
         except QueryError as exc:
             if type(exc) is QueryError:
                 self._finish(failure=exc)
@@ -816,8 +853,14 @@ class RedashJob(Job):
             self._recoveries += 1
             tries = self._recoveries
         if tries > _MAX_RECOVERIES:
-            cls = SourceUnavailable if "HTTP 500" in why else QueryError
-            raise cls(
+            if "HTTP 500" in why:
+                raise SourceUnavailable(
+                    f"{why}, again after re-submitting it {_MAX_RECOVERIES} times",
+                    source=self._name,
+                    job_id=self.id,
+                    status_code=500,
+                )
+            raise QueryError(
                 f"{why}, again after re-submitting it {_MAX_RECOVERIES} times",
                 source=self._name,
                 job_id=self.id,

@@ -14,6 +14,7 @@ per-query API keys, and injectable faults (races, HTML pages, resets, slowness, 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import importlib
@@ -198,6 +199,10 @@ class RedashEmulator:
         self.cache_hits = 0
         #: Jobs created (a POST merged into a pending job creates none).
         self.jobs_created = 0
+        #: Times the web server was restarted with :meth:`restart_web`.
+        self.web_restarts = 0
+        self._web_down = False
+        self._http_lock = threading.Lock()
 
         self._requests: list[RecordedRequest] = []
         self._jobs: dict[str, _Job] = {}
@@ -222,7 +227,7 @@ class RedashEmulator:
     @property
     def url(self) -> str:
         """Base URL without a trailing slash, e.g. ``http://127.0.0.1:54321``."""
-        if self._server is None:
+        if self._server is None and not self._web_down:
             raise RuntimeError("the emulator is not started")
         return f"http://{self.host}:{self.port}"
 
@@ -250,9 +255,17 @@ class RedashEmulator:
             connection = None
             t.start()
             self._threads.append(t)
+        self._start_http()
+        return self
+
+    def _start_http(self) -> None:
+        with self._http_lock:
+            if self._server is None:
+                self._start_http_locked()
+
+    def _start_http_locked(self) -> None:
         server = _Server((self.host, self.port), _Handler)
         server.emulator = self
-        self._server = server
         self.port = server.server_address[1]
         self._server_thread = threading.Thread(
             target=server.serve_forever,
@@ -260,19 +273,53 @@ class RedashEmulator:
             name="redash-http",
             daemon=True,
         )
+        self._server = server
         self._server_thread.start()
-        return self
 
-    def stop(self) -> None:
-        """Stop serving, cancel running work and close the database (idempotent)."""
+    def _stop_http(self) -> None:
+        with self._http_lock:
+            self._stop_http_locked()
+
+    def _stop_http_locked(self) -> None:
         server, self._server = self._server, None
-        self._stopping.set()
         if server is not None:
             server.shutdown()
             server.server_close()
+            server.drop_connections()
         if self._server_thread is not None:
             self._server_thread.join(timeout=5)
             self._server_thread = None
+
+    def restart_web(self, down: float) -> threading.Thread:
+        """Restart the web server: no listener for ``down`` seconds, then the same port again.
+
+        As when Redash's gunicorn restarts: connections are refused meanwhile, while the
+        workers go on running jobs and caching results. Returns at once; the returned thread
+        brings the listener back (join it to wait for that).
+        """
+        if self._server is None:
+            raise RuntimeError("the emulator is not started")
+        with self._lock:
+            self.web_restarts += 1
+            self._web_down = True
+        self._stop_http()
+
+        def back() -> None:
+            if not self._stopping.wait(down):
+                with self._http_lock:
+                    if not self._stopping.is_set():
+                        self._start_http_locked()
+            with self._lock:
+                self._web_down = False
+
+        thread = threading.Thread(target=back, name="redash-http-restart", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        """Stop serving, cancel running work and close the database (idempotent)."""
+        self._stopping.set()
+        self._stop_http()
         with self._lock:
             interrupts = [j.interrupt for j in self._jobs.values() if j.interrupt is not None]
         for interrupt in interrupts:
@@ -809,6 +856,19 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     emulator: RedashEmulator
 
+    def server_activate(self) -> None:
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().server_activate()
+
+    def drop_connections(self) -> None:
+        """Close the kept-alive connections too, as a web server's restart does."""
+        with self.connections_lock:
+            connections, self.connections = list(self.connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):  # the client may have gone already
+                connection.shutdown(socket.SHUT_RDWR)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (e.g. after a timeout) is not worth a traceback."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
@@ -823,9 +883,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
         # Headers and body go out in separate writes: without this, Nagle's algorithm and the
         # client's delayed ACK add 40 ms to every answer.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
 
     def version_string(self) -> str:
         return "gunicorn"
