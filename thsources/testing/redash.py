@@ -213,7 +213,7 @@ class RedashEmulator:
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._server_thread: threading.Thread | None = None
         self._aliases: dict[str, str] = {}
 
