@@ -553,3 +553,13 @@ def test_back_in_time_but_still_running_is_a_timeout_and_a_cancel(
         job.result(timeout=1.5)
     assert ("DELETE", f"/api/jobs/{job.id}") in seen(emu)
     assert emu.jobs[job.id].state == "cancelled"
+
+
+def test_the_annotation_tail_is_cut_from_an_excerpt(src: RedashSource) -> None:
+    sql = "SELECT 1, 1, nosuchcol, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 FROM job"
+    with raises(QueryError) as info:
+        src.query(sql)
+    head, line, caret = info.value.message.split("\n")
+    assert head == 'column "nosuchcol" does not exist'
+    assert line.startswith("LINE 1: SELECT 1, 1, nosuchcol") and "*/" not in line
+    assert line[caret.index("^") :].startswith("nosuchcol")

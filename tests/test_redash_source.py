@@ -719,6 +719,58 @@ def test_clean_error_keeps_other_messages() -> None:
     )
 
 
+_LONG_SQL: Final = "SELECT 1, 1, nosuchcol, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 FROM job"
+
+
+@pytest.mark.parametrize("scheduled", [False, True])
+@pytest.mark.parametrize("error_at", range(0, 40))
+def test_the_annotation_is_cut_from_libpq_excerpts_too(error_at: int, scheduled: bool) -> None:
+    """PostgreSQL's 60-column excerpt starts inside the annotation: ``...uled: False */``."""
+    from thsources.testing.redash_sql import annotate, libpq_error_position
+
+    meta = {
+        "Username": "admin@example.com",
+        "query_id": "adhoc",
+        "Queue": "queries",
+        "Job ID": JOB_ID,
+        "Query Hash": "5ee1f7a72db96734caad03f2e8c1852a",
+        "Scheduled": scheduled,
+    }
+    annotated = annotate(_LONG_SQL, meta)
+    position = annotated.index(_LONG_SQL) + error_at
+    excerpt = libpq_error_position(annotated, position)
+    cleaned = clean_error(f'column "nosuchcol" does not exist\n{excerpt}')
+    head, line, caret = cleaned.split("\n")
+    assert head == 'column "nosuchcol" does not exist'
+    assert "*/" not in line and "uled" not in line and "Hash" not in line
+    shown = line.removeprefix("LINE 1: ").removesuffix("...")
+    assert len(shown) >= 10 and _LONG_SQL.startswith(shown)
+    assert caret.strip() == "^"
+    assert line[caret.index("^")] == _LONG_SQL[error_at]  # the caret still points at it
+
+
+@pytest.mark.parametrize(
+    "excerpt",
+    [
+        "LINE 1: ...uled: False */ SELECT 1, 1, nosuchcol",
+        "LINE 1: ...se */ SELECT 1, 1, nosuchcol",
+        "LINE 1: ...*/ SELECT 1, 1, nosuchcol",
+    ],
+)
+def test_annotation_tails_seen_on_a_real_server(excerpt: str) -> None:
+    caret = " " * excerpt.index("nosuchcol") + "^"
+    cleaned = clean_error(f"column does not exist\n{excerpt}\n{caret}")
+    assert cleaned.split("\n")[1:] == [
+        "LINE 1: SELECT 1, 1, nosuchcol",
+        " " * len("LINE 1: SELECT 1, 1, ") + "^",
+    ]
+
+
+def test_a_users_own_comment_in_an_excerpt_stays() -> None:
+    text = "syntax error\nLINE 2: ...t a note */ SELEC 1\n" + " " * 27 + "^"
+    assert clean_error(text) == text
+
+
 @pytest.mark.parametrize("text", ["Query cancelled by user.", "Query execution cancelled."])
 def test_cancelled_on_the_server_is_query_cancelled(
     src: RedashSource, mock: responses.RequestsMock, text: str

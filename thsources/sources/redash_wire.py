@@ -188,12 +188,12 @@ def clean_error(text: str) -> str:
     i = 0
     while i < len(lines):
         line = lines[i]
-        m = re.match(r"(LINE \d+: )", line)
-        tail = _ANNOTATION_TAIL.search(line) if m else None
-        if m and tail:
+        m = re.match(r"(LINE (\d+): )", line)
+        end = _annotation_end(line, m.group(1), m.group(2) == "1") if m else None
+        if m and end is not None:
             prefix = m.group(1)
-            removed = tail.end() - len(prefix)
-            out.append(prefix + line[tail.end() :])
+            removed = end - len(prefix)
+            out.append(prefix + line[end:])
             nxt = lines[i + 1] if i + 1 < len(lines) else ""
             if nxt.strip() == "^":
                 out.append(" " * max(len(prefix), nxt.index("^") - removed) + "^")
@@ -203,6 +203,28 @@ def clean_error(text: str) -> str:
             out.append(_ANNOTATION.sub("", line))
         i += 1
     return "\n".join(out).strip()
+
+
+def _annotation_end(line: str, prefix: str, first_line: bool) -> int | None:
+    """Where the runner's annotation ends in a ``LINE n:`` excerpt, or None if it is absent.
+
+    PostgreSQL shows at most 60 characters around the error: on a long first line the
+    excerpt starts with ``...`` in the middle of the annotation (``...uled: False */``,
+    ``...se */``), which is then what is left of it before its ``*/``.
+    """
+    tail = _ANNOTATION_TAIL.search(line, len(prefix))
+    if tail is not None:
+        return tail.end()
+    if not (first_line and line.startswith("...", len(prefix))):
+        return None
+    close = line.find("*/", len(prefix) + 3)
+    if close < 0:
+        return None
+    left = line[len(prefix) + 3 : close]
+    if not ("Scheduled: False ".endswith(left) or "Scheduled: True ".endswith(left)):
+        return None
+    end = close + 2
+    return end + 1 if line.startswith(" ", end) else end
 
 
 def job_fields(
