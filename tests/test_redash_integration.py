@@ -563,3 +563,51 @@ def test_the_annotation_tail_is_cut_from_an_excerpt(src: RedashSource) -> None:
     assert head == 'column "nosuchcol" does not exist'
     assert line.startswith("LINE 1: SELECT 1, 1, nosuchcol") and "*/" not in line
     assert line[caret.index("^") :].startswith("nosuchcol")
+
+
+# -- enum and dropdown values the server would paste into quotes (issue 7 §4) -------------------
+
+
+def test_an_enum_option_with_a_quote_is_refused_before_sending(
+    src: RedashSource, emu: RedashEmulator
+) -> None:
+    options = "plain\nO'Brien"
+    emu.add_saved_query(
+        SavedQuery(
+            30,
+            "by author (enum)",
+            "SELECT count(*) AS n FROM push WHERE author = '{{ who }}'",
+            [{"name": "who", "type": "enum", "title": "who", "enumOptions": options}],
+        )
+    )
+    emu.add_saved_query(
+        SavedQuery(
+            31,
+            "by authors (multi enum)",
+            "SELECT count(*) AS n FROM push WHERE author IN ({{ who }})",
+            [
+                {
+                    "name": "who",
+                    "type": "enum",
+                    "title": "who",
+                    "enumOptions": options,
+                    "multiValuesOptions": {"prefix": "'", "suffix": "'", "separator": ","},
+                }
+            ],
+        )
+    )
+    emu.add_saved_query(
+        SavedQuery(
+            32,
+            "by author (dropdown)",
+            "SELECT count(*) AS n FROM push WHERE author = '{{ who }}'",
+            [{"name": "who", "type": "query", "title": "who", "queryId": 6}],
+        )
+    )
+    for qid, value in ((30, "O'Brien"), (31, ["plain", "O'Brien"]), (32, "O'Brien")):
+        with raises(ParameterError, match="author must change the option") as info:
+            src.run_saved(qid, {"who": value})
+        assert "cannot be escaped" in info.value.message
+    assert not seen(emu, "POST")  # nothing was sent
+    assert src.run_saved(30, {"who": "plain"}).records() == [{"n": 0}]
+    assert src.run_saved(31, {"who": ["plain"]}).records() == [{"n": 0}]

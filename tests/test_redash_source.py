@@ -1654,6 +1654,9 @@ def one(ptype: str, value: Any, template: str = "SELECT '{{ p }}'", **extra: Any
         ("d_last_60_days", "2024-01-31", "2024-03-31"),
         ("d_last_90_days", "2024-01-01", "2024-03-31"),
         ("d_last_12_months", "2023-03-31", "2024-03-31"),
+        ("d_last_2_years", "2022-03-31", "2024-03-31"),
+        ("d_last_3_years", "2021-03-31", "2024-03-31"),
+        ("d_last_10_years", "2014-03-31", "2024-03-31"),
     ],
 )
 def test_relative_date_ranges(preset: str, start: str, end: str) -> None:
@@ -1665,10 +1668,16 @@ def test_relative_ranges_with_times() -> None:
         "start": "2024-03-31 14:45",
         "end": "2024-03-31 15:45",
     }
+    # Current Redash (DateRangeParameter.js, untilNow) ends the "last N" ranges at now.
     assert one("datetime-range-with-seconds", "d_last_7_days") == {
         "start": "2024-03-24 00:00:00",
-        "end": "2024-03-31 23:59:59",
+        "end": "2024-03-31 15:45:30",
     }
+    assert one("datetime-range", "d_last_12_months") == {
+        "start": "2023-03-31 00:00",
+        "end": "2024-03-31 15:45",
+    }
+    assert one("datetime-range", "d_today")["end"] == "2024-03-31 23:59"  # not a "last N"
     assert one("datetime-range", "d_last_24_hours")["start"] == "2024-03-30 15:45"
     assert one("datetime-range", "d_last_8_hours")["start"] == "2024-03-31 07:45"
     dates, ranges = relative_dates()
