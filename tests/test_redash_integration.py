@@ -611,3 +611,35 @@ def test_an_enum_option_with_a_quote_is_refused_before_sending(
     assert not seen(emu, "POST")  # nothing was sent
     assert src.run_saved(30, {"who": "plain"}).records() == [{"n": 0}]
     assert src.run_saved(31, {"who": ["plain"]}).records() == [{"n": 0}]
+
+
+# -- a URL that is not Redash (issue 7 §4) --------------------------------------------------------
+
+
+def test_a_plain_web_server_is_not_redash(tmp_path: Path) -> None:
+    import http.server
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        """Serves an empty folder: a 404 HTML page for every path."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with (
+            RedashSource(url=url, api_key=KEY, retry=RETRY) as s,
+            raises(ProtocolError, match="does not look like a Redash server") as info,
+        ):
+            s.query("SELECT 1")
+        assert "HTTP 404 with text/html" in info.value.message
+        assert info.value.status_code == 404
+    finally:
+        server.shutdown()
+        server.server_close()

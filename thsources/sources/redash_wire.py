@@ -294,6 +294,15 @@ def error_for(
         if isinstance(body.get("message"), str):
             message = body["message"]
     text = redact(job_error or message or "")
+    if status == 404 and "json" not in ctype:
+        # Redash answers JSON on every /api/ path, a bad key included: this is another server.
+        return ProtocolError(
+            f"{redact(base_url)} does not look like a Redash server: {what} answered HTTP 404 "
+            f"with {ctype.split(';')[0] or 'no content type'} where Redash answers JSON; check "
+            "the url (the server's base URL, like https://sql.telemetry.mozilla.org)",
+            source=source,
+            status_code=status,
+        )
     if status == 404 and text.startswith(LOGIN_TEXT):
         return AuthenticationError(
             f'Redash refused the API key (HTTP 404 "{text}"): check api_key; a query API '
