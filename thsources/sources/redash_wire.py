@@ -11,6 +11,7 @@ import math
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -422,16 +423,24 @@ def data_source_option(value: str | int | None) -> str | int | None:
 
 
 def verify_option(value: bool | str | None) -> bool | str:
+    """TLS verification: on by default; a bool, a boolean word (profiles hold strings), or
+    the path of a CA bundle (a PEM file or a directory of certificates)."""
     if value is None:
         return True
     if isinstance(value, bool):
         return value
-    lowered = str(value).strip().lower()
+    text = str(value).strip()
+    lowered = text.lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
-    return str(value)
+    if not text or not Path(text).exists():
+        raise ConfigError(
+            "option verify must be true, false, or the path of a CA bundle (a PEM file or a "
+            f"directory of certificates); {text!r} is not a boolean and no such file exists"
+        )
+    return text
 
 
 def query_id(value: int | str) -> int:

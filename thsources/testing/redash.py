@@ -21,6 +21,7 @@ import importlib
 import itertools
 import queue
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -154,6 +155,7 @@ class RedashEmulator:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: tuple[str | Path, str | Path] | None = None,
         api_key: str | None = None,
         users: Iterable[User] | None = None,
         data_sources: Iterable[DataSource] | None = None,
@@ -169,6 +171,8 @@ class RedashEmulator:
         self.database = database
         self.host = host
         self.port = port
+        #: ``(certfile, keyfile)`` to serve HTTPS instead of HTTP (e.g. a self-signed pair).
+        self.tls = tls
         user_list = (
             list(users) if users is not None else [User(api_key=api_key or generate_token())]
         )
@@ -229,7 +233,7 @@ class RedashEmulator:
         """Base URL without a trailing slash, e.g. ``http://127.0.0.1:54321``."""
         if self._server is None and not self._web_down:
             raise RuntimeError("the emulator is not started")
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -266,6 +270,10 @@ class RedashEmulator:
     def _start_http_locked(self) -> None:
         server = _Server((self.host, self.port), _Handler)
         server.emulator = self
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         self.port = server.server_address[1]
         self._server_thread = threading.Thread(
             target=server.serve_forever,
