@@ -53,7 +53,13 @@ from thsources.sources.redash_params import (
     relative_dates,
     template_contexts,
 )
-from thsources.sources.redash_wire import clean_error, job_fields, stored_text, wire_max_age
+from thsources.sources.redash_wire import (
+    clean_error,
+    job_fields,
+    parse_time,
+    stored_text,
+    wire_max_age,
+)
 
 KEY: Final = "rEdAsHkEy0123456789abcdefZQXWvu"
 BASE: Final = "http://redash.test"
@@ -952,6 +958,45 @@ def test_the_cli_can_pass_progress(src: RedashSource) -> None:
         assert "progress" in inspect.signature(method).parameters
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        job(4, error="Query cancelled by user."),
+        job(4, error="Query execution cancelled."),
+        job(5),
+        job("canceled"),
+        job("stopped"),
+    ],
+)
+def test_job_state_reports_a_cancel_on_the_server_as_cancelled(
+    src: RedashSource, mock: responses.RequestsMock, answer: Any
+) -> None:
+    """Someone else (or Redash) cancelled the job: ``state`` says so, not "failed"."""
+    add_data_sources(mock)
+    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_job"))
+    mock.get(f"{BASE}/api/jobs/{JOB_ID}", json=body("job_status_2"))
+    mock.get(f"{BASE}/api/jobs/{JOB_ID}", json=answer)
+    handle = src.submit("SELECT 1")
+    assert handle.state is JobState.RUNNING
+    assert handle.state is JobState.CANCELLED
+    assert handle.state is JobState.CANCELLED  # settled: no more requests
+    with raises(QueryCancelled, match="cancelled on the server"):
+        handle.result()
+    assert [m for m, _, _ in calls(mock)] == ["GET", "POST", "GET", "GET"]
+
+
+def test_job_state_reports_a_query_error_as_failed(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    add_data_sources(mock)
+    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_job"))
+    mock.get(f"{BASE}/api/jobs/{JOB_ID}", json=job(4, error='relation "x" does not exist'))
+    handle = src.submit("SELECT * FROM x")
+    assert handle.state is JobState.FAILED
+    with raises(QueryError, match='relation "x" does not exist'):
+        handle.result()
+
+
 def test_job_cancel_and_later_result(src: RedashSource, mock: responses.RequestsMock) -> None:
     add_data_sources(mock)
     mock.post(f"{BASE}/api/query_results", json=body("post_query_results_job"))
@@ -1803,3 +1848,43 @@ def test_samples_match_the_reference_files() -> None:
         pytest.skip("reference/redash-samples is not next to this checkout")
     for path in sorted(folder.glob("*.json")):
         assert orjson.loads(path.read_bytes()) == sample(path.stem), path.name
+
+
+# -- retrieved_at ------------------------------------------------------------------------------
+
+UTC_8 = dt.datetime(2024, 5, 1, 8, 0, 0, 123000, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-05-01T10:00:00.123+02:00",
+        "2024-05-01T03:00:00.123-05:00",
+        "2024-05-01T08:00:00.123Z",
+        "2024-05-01T08:00:00.123",  # naive: UTC, as Redash writes it
+        dt.datetime(2024, 5, 1, 10, 0, 0, 123000, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+    ],
+)
+def test_retrieved_at_is_converted_to_utc(value: Any) -> None:
+    """An offset is converted (the instant kept), never just relabelled as UTC."""
+    from thsources.jsonrows import decode_query_result
+
+    parsed = parse_time(value)
+    assert parsed == UTC_8 and parsed is not None and parsed.utcoffset() == dt.timedelta(0)
+    if isinstance(value, str):
+        qr = {"id": 1, "retrieved_at": value, "data": {"columns": [], "rows": []}}
+        _, result = decode_query_result(orjson.dumps({"query_result": qr}))
+        assert result.meta.retrieved_at == UTC_8
+        assert result.meta.retrieved_at.utcoffset() == dt.timedelta(0)
+
+
+def test_retrieved_at_of_an_offset_reaches_the_result(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    answer = body("post_query_results_cache_hit")
+    answer["query_result"]["retrieved_at"] = "2024-05-01T10:00:00.123+02:00"
+    add_data_sources(mock)
+    mock.add_callback(responses.POST, f"{BASE}/api/query_results", callback=echoed(mock, answer))
+    res = src.query("SELECT 1", max_age=60)
+    assert res.meta.retrieved_at == UTC_8
+    assert str(res.meta.retrieved_at.tzinfo) == "UTC"
