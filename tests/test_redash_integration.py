@@ -643,3 +643,20 @@ def test_a_plain_web_server_is_not_redash(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- tables() -----------------------------------------------------------------------------------
+
+
+def test_tables_lists_what_the_database_has(src: RedashSource, emu: RedashEmulator) -> None:
+    listed = src.tables()
+    pairs = {(r["table_name"], r["column_name"]) for r in listed.records()}
+    truth = src.query(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_catalog = 'treeherder'"
+    )
+    assert pairs == {(r["table_name"], r["column_name"]) for r in truth.records()}
+    assert ("push", "revision") in pairs and len(pairs) == len(listed)
+    names = [r["table_name"] for r in listed.records()]
+    assert names == sorted(names)  # Redash sorts tables (and columns) by name
+    assert ("GET", "/api/data_sources/1/schema") in seen(emu)

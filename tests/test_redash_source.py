@@ -1888,3 +1888,64 @@ def test_retrieved_at_of_an_offset_reaches_the_result(
     res = src.query("SELECT 1", max_age=60)
     assert res.meta.retrieved_at == UTC_8
     assert str(res.meta.retrieved_at.tzinfo) == "UTC"
+
+
+# -- tables() ----------------------------------------------------------------------------------
+
+
+def schema_job(status: int, result: Any = None, error: Any = "") -> Any:
+    return {"job": {"id": "schema-job", "status": status, "error": error, "result": result}}
+
+
+SCHEMA: Final = [
+    {"name": "job", "columns": [{"name": "id", "type": "integer"}, "result"]},
+    {"name": "push", "columns": [{"name": "author", "type": "character varying"}]},
+    {"name": "stats.daily", "columns": [{"name": "day", "type": "date"}]},
+]
+
+
+def test_tables_from_the_cached_schema(src: RedashSource, mock: responses.RequestsMock) -> None:
+    add_data_sources(mock)
+    mock.get(f"{BASE}/api/data_sources/1/schema", json={"schema": SCHEMA})
+    res = src.tables()
+    assert res.column_names == ["table_name", "column_name", "data_type"]
+    assert [c.type for c in res.columns] == ["string"] * 3
+    assert res.records() == [
+        {"table_name": "job", "column_name": "id", "data_type": "integer"},
+        {"table_name": "job", "column_name": "result", "data_type": None},
+        {"table_name": "push", "column_name": "author", "data_type": "character varying"},
+        {"table_name": "stats.daily", "column_name": "day", "data_type": "date"},
+    ]
+    assert calls(mock)[-1][:2] == ("GET", "/api/data_sources/1/schema")
+
+
+def test_tables_through_a_schema_job(src: RedashSource, mock: responses.RequestsMock) -> None:
+    add_data_sources(mock)
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(2))
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(3, SCHEMA))
+    res = src.tables()
+    assert len(res) == 4 and res.records()[0]["table_name"] == "job"
+    assert [p for m, p, _ in calls(mock)].count("/api/jobs/schema-job") == 2
+
+
+def test_a_failed_schema_job_is_a_query_error(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    add_data_sources(mock)
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    error = {"code": 2, "message": "Error retrieving schema", "details": "permission denied"}
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(4, error=error))
+    with raises(QueryError, match="could not read the schema: Error retrieving schema: perm"):
+        src.tables()
+    assert all(m != "DELETE" for m, _, _ in calls(mock))
+
+
+def test_a_schema_job_past_the_deadline_is_cancelled(mock: responses.RequestsMock) -> None:
+    add_data_sources(mock)
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(2))
+    mock.delete(f"{BASE}/api/jobs/schema-job", json=None)
+    with make_source(timeout=0.2) as s, raises(QueryTimeout, match="was cancelled"):
+        s.tables()
+    assert calls(mock)[-1][:2] == ("DELETE", "/api/jobs/schema-job")

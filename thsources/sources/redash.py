@@ -51,7 +51,7 @@ from ..polling import (
     ProgressCallback,
     wait_or_cancel,
 )
-from ..result import Result, ResultMeta
+from ..result import Column, Result, ResultMeta
 from ..sqlbind import bind
 from .base import DEFAULT_TIMEOUT, Job, JobState, Source, register
 from .redash_params import ParamDef, parse_schema, prepare, protect_mustache
@@ -326,6 +326,104 @@ class RedashSource(Source):
             sql=bound,
             qid=None,
             markable=(ds.syntax or "sql") == "sql",
+        )
+
+    # -- the schema ---------------------------------------------------------------------------
+
+    def tables(self) -> Result:
+        """The data source's tables and columns, as Redash's schema browser lists them.
+
+        One row per column: ``table_name`` (``schema.table`` outside PostgreSQL's public
+        schema), ``column_name``, ``data_type`` (None where the runner gives none).
+        Redash sorts tables and, within each, columns by name; it does not send column
+        positions. ``GET /api/data_sources/<id>/schema`` answers from Redash's cache, or
+        with a job that reads the schema (polled and, if abandoned, cancelled).
+        """
+        deadline = self._deadline(None)
+        token = _DEADLINE.set(deadline)
+        try:
+            ds = self._data_source()
+        finally:
+            _DEADLINE.reset(token)
+        what = "the schema"
+        answer = self._answer(
+            self._http.get(f"{self.url}/api/data_sources/{ds.id}/schema", deadline=deadline),
+            what=what,
+        )
+        if isinstance(answer, dict) and isinstance(answer.get("job"), dict):
+            answer = {"schema": self._schema_job(answer["job"], deadline)}
+        schema = answer.get("schema") if isinstance(answer, dict) else None
+        if not isinstance(schema, list):
+            raise ProtocolError(
+                self._http.redactor(f"{what}: unexpected answer {str(answer)[:200]}"),
+                source=self.name,
+            )
+        names: list[str] = []
+        columns: list[str] = []
+        types: list[str | None] = []
+        for table in schema:
+            if not isinstance(table, dict) or not isinstance(table.get("name"), str):
+                raise ProtocolError(f"{what}: a table of the wrong shape: {table!r}"[:300])
+            for col in table.get("columns") or []:
+                if isinstance(col, dict):
+                    name, dtype = col.get("name"), col.get("type")
+                else:
+                    name, dtype = col, None
+                names.append(table["name"])
+                columns.append(str(name))
+                types.append(None if dtype is None else str(dtype))
+        return Result.from_columns(
+            [
+                Column("table_name", "string"),
+                Column("column_name", "string"),
+                Column("data_type", "string"),
+            ],
+            [names, columns, types],
+            ResultMeta(source=self.name, extra={"data_source_id": ds.id}),
+        )
+
+    def _schema_job(self, job: dict[str, Any], deadline: Deadline) -> Any:
+        """Wait for Redash's ``get_schema`` job; its ``result`` is the schema itself."""
+        jid = job.get("id")
+        if not isinstance(jid, str) or not jid:
+            raise ProtocolError("the schema job has no id", source=self.name)
+
+        def poll() -> Any:
+            data = self._answer(
+                self._http.get(f"{self.url}/api/jobs/{jid}", deadline=deadline),
+                what=f"schema job {jid}",
+            )
+            current = data.get("job") if isinstance(data, dict) else None
+            if not isinstance(current, dict):
+                raise ProtocolError(f"schema job {jid}: unexpected answer", source=self.name)
+            status, error = current.get("status"), current.get("error")
+            if status == 4 or error:
+                if isinstance(error, dict):  # {"code", "message", "details"}
+                    error = ": ".join(
+                        str(error[k]) for k in ("message", "details") if error.get(k)
+                    )
+                raise QueryError(
+                    self._http.redactor(f"Redash could not read the schema: {error}"),
+                    source=self.name,
+                    job_id=jid,
+                )
+            if status == 3 and isinstance(current.get("result"), list):
+                return current["result"]
+            return Pending(JobState.RUNNING if status == 2 else JobState.QUEUED, jid)
+
+        def cancel() -> bool:
+            response = self._http.delete(
+                f"{self.url}/api/jobs/{jid}", timeouts=_CANCEL_TIMEOUTS, retry=_CANCEL_RETRY
+            )
+            return 200 <= response.status_code < 300
+
+        return wait_or_cancel(
+            poll,
+            cancel=cancel,
+            deadline=deadline,
+            schedule=self._poll,
+            job_id=jid,
+            source=self.name,
         )
 
     # -- saved queries ------------------------------------------------------------------------

@@ -207,6 +207,7 @@ class RedashEmulator:
         self.web_restarts = 0
         self._web_down = False
         self._http_lock = threading.Lock()
+        self._schemas: dict[int, list[dict[str, Any]]] = {}
 
         self._requests: list[RecordedRequest] = []
         self._jobs: dict[str, _Job] = {}
@@ -621,6 +622,38 @@ class RedashEmulator:
             lowered = {str(k).lower(): v for k, v in row.items()}
             values.append(str(lowered["value"] if "value" in lowered else lowered.get(first)))
         return values
+
+    def _schema(self, ds: DataSource) -> list[dict[str, Any]]:
+        """``DataSource.get_schema``: tables as the pg runner's ``build_schema`` names them
+        (``schema.table`` outside the default schema), sorted by name, columns too."""
+        with self._lock:
+            cached = self._schemas.get(ds.id)
+        if cached is not None:
+            return cached
+        connection = duckdb.connect(":memory:")
+        try:
+            escaped = self._database_path(ds).replace("'", "''")
+            connection.execute(f"ATTACH '{escaped}' AS db (READ_ONLY)")
+            rows = connection.execute(
+                "SELECT table_schema, table_name, column_name, lower(data_type) "
+                "FROM information_schema.columns WHERE table_catalog = 'db' "
+                "ORDER BY table_schema, table_name, ordinal_position"
+            ).fetchall()
+        finally:
+            connection.close()
+        tables: dict[str, dict[str, Any]] = {}
+        for schema, table, column, dtype in rows:
+            name = table if schema == "main" else f"{schema}.{table}"
+            tables.setdefault(name, {"name": name, "columns": []})["columns"].append(
+                {"name": column, "type": dtype}
+            )
+        out = [
+            {**t, "columns": sorted(t["columns"], key=lambda c: c["name"])}
+            for t in sorted(tables.values(), key=lambda t: t["name"])
+        ]
+        with self._lock:
+            self._schemas[ds.id] = out
+        return out
 
     def _saved_query_hash(self, query: SavedQuery) -> str:
         """``Query.query_hash``: the text hashed with the stored default values applied."""

@@ -287,6 +287,17 @@ def _get_data_source(
     return _json(200, ds.details(admin=who.user is not None and who.user.admin))
 
 
+def _get_schema(emulator: RedashEmulator, request: Request, who: _Principal, p: _Params) -> Reply:
+    """``DataSourceSchemaResource``: the cached schema (the emulator always has it cached)."""
+    try:
+        ds = emulator.data_sources.get(int(p["data_source_id"]))
+    except ValueError:
+        return internal_error()
+    if ds is None:
+        return _message(404, NOT_FOUND_MESSAGE)
+    return _json(200, {"schema": emulator._schema(ds)})
+
+
 def _post_query_results(
     emulator: RedashEmulator, request: Request, who: _Principal, p: _Params
 ) -> Reply:
@@ -574,6 +585,7 @@ _Endpoint = Callable[["RedashEmulator", Request, _Principal, _Params], Reply]
 _ROUTE_TABLE: Final[tuple[tuple[str, dict[str, _Endpoint]], ...]] = (
     (r"/api/data_sources", {"GET": _list_data_sources}),
     (r"/api/data_sources/(?P<data_source_id>[^/]+)", {"GET": _get_data_source}),
+    (r"/api/data_sources/(?P<data_source_id>[^/]+)/schema", {"GET": _get_schema}),
     (r"/api/query_results", {"POST": _post_query_results}),
     (r"/api/query_results/(?P<result_id>\d+)(?:\.(?P<filetype>[^/.]+))?", {"GET": _get_result}),
     (r"/api/queries", {"GET": _list_queries}),
