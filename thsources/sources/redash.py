@@ -399,9 +399,7 @@ class RedashSource(Source):
             status, error = current.get("status"), current.get("error")
             if status == 4 or error:
                 if isinstance(error, dict):  # {"code", "message", "details"}
-                    error = ": ".join(
-                        str(error[k]) for k in ("message", "details") if error.get(k)
-                    )
+                    error = ": ".join(str(error[k]) for k in ("message", "details") if error.get(k))
                 raise QueryError(
                     self._http.redactor(f"Redash could not read the schema: {error}"),
                     source=self.name,
