@@ -493,6 +493,16 @@ def test_bad_max_age_is_a_parameter_error(src: RedashSource, max_age: Any) -> No
         src.query("SELECT 1", max_age=max_age)
 
 
+@pytest.mark.parametrize("timeout", [0, -1, math.nan, True, "30"])
+def test_timeouts_that_mean_nothing_are_refused_before_any_request(
+    src: RedashSource, mock: responses.RequestsMock, timeout: Any
+) -> None:
+    """The same rule as every source (polling.check_timeout): 0 would give up before asking."""
+    with raises(ParameterError, match="positive number of seconds"):
+        src.query("SELECT 1", timeout=timeout)
+    assert len(mock.calls) == 0
+
+
 def test_submit_returns_a_job_handle(src: RedashSource, mock: responses.RequestsMock) -> None:
     add_data_sources(mock)
     add_job_flow(mock, body("job_status_1"), body("job_status_2"), body("job_status_3"))

@@ -27,6 +27,7 @@ __all__ = [
     "PollSchedule",
     "Progress",
     "ProgressCallback",
+    "check_timeout",
     "wait_or_cancel",
 ]
 

@@ -49,6 +49,7 @@ from ..polling import (
     Pending,
     PollSchedule,
     ProgressCallback,
+    check_timeout,
     wait_or_cancel,
 )
 from ..result import Column, Result, ResultMeta
@@ -677,10 +678,7 @@ class RedashSource(Source):
         return "postgresql"
 
     def _deadline(self, timeout: float | None) -> Deadline:
-        value = self.default_timeout if timeout is None else timeout
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise ParameterError(f"timeout must be a non-negative number of seconds, not {value!r}")
-        return Deadline(float(value))
+        return Deadline(check_timeout(timeout, self.default_timeout))
 
 
 class RedashJob(Job):
