@@ -22,8 +22,11 @@ from typing import Any, Protocol
 __all__ = ["BENCHMARKS", "Options", "Row", "format_table", "main", "median_times"]
 
 BENCHMARKS: dict[str, str] = {
+    "activedata": "benchmarks.activedata_decode",
     "decode": "benchmarks.decode",
     "polling": "benchmarks.redash_polling",
+    "treeherder-jobs": "benchmarks.treeherder_jobs",
+    "local-execute": "benchmarks.local_execute",
 }
 """Benchmark name -> module. To add one: write the module, add a line here."""
 

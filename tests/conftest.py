@@ -1,4 +1,12 @@
-"""Keep the suite away from the developer's own config and cache."""
+"""Keep the suite away from the developer's own config and cache; make property tests
+deterministic.
+
+Hypothesis profiles: ``ci`` (the default, and what CI runs) draws the same examples on every
+run and keeps no example database, so a test fails for everyone or for no one. ``dev`` draws
+new examples each run and remembers failures in ``.hypothesis/``; ask for it with
+``HYPOTHESIS_PROFILE=dev pytest`` or ``pytest --hypothesis-profile=dev``. Neither has a
+deadline or timing health check: a loaded machine must not fail a test.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+_UNTIMED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, **_UNTIMED)
+settings.register_profile("dev", **_UNTIMED)
+# CI sets CI=true; the ci profile is also the default for a plain `pytest`, so the README's
+# command is deterministic too. --hypothesis-profile (read later by hypothesis) overrides this.
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
 
 
 @pytest.fixture(autouse=True, scope="session")

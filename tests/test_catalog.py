@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -85,7 +87,13 @@ def test_list_parameters_accept_lists_and_comma_strings() -> None:
         ({"push_id": "abc"}, r"parameter 'push_id' must be an integer, got 'abc'"),
         ({"push_id": 1.5}, r"parameter 'push_id' must be an integer"),
         ({"push_id": True}, r"parameter 'push_id' must be an integer"),
-        ({"push_id": 1, "pushid": 2}, r"has no parameter\(s\) pushid; its parameters: push_id"),
+        (
+            {"push_id": 1, "pushid": 2},
+            r"has no parameter\(s\) pushid \(did you mean 'push_id'\?\); its parameters: push_id",
+        ),
+        ({"push_id": 0}, r"parameter 'push_id' must be at least 1, got 0"),
+        ({"push_id": [1, 2]}, r"parameter 'push_id' takes one integer, got 2 values \(1, 2\)"),
+        ([1], r"positional parameters are not supported; write :name"),
     ],
 )
 def test_bad_parameters_are_clear_errors(params: dict[str, object], message: str) -> None:
@@ -108,6 +116,115 @@ def test_param_coercion(ptype: str, raw: object, expected: object) -> None:
     assert Param("x", ptype).coerce(raw) == expected
 
 
+@pytest.mark.parametrize(
+    ("ptype", "raw", "expected"),
+    [
+        ("integer", np.int64(3), 3),
+        ("integer", np.float64(3.0), 3),
+        ("integer", " 3 ", 3),
+        ("float", np.float64(2.5), 2.5),
+        ("float", np.float32(0.5), 0.5),
+        ("float", 2, 2.0),
+        ("boolean", np.bool_(True), True),
+        ("string", np.str_(" autoland "), "autoland"),
+        ("string", "  autoland\t", "autoland"),
+        ("date", np.datetime64("2026-01-02"), dt.date(2026, 1, 2)),
+        ("date", " 2026-01-02 ", dt.date(2026, 1, 2)),
+        (
+            "datetime",
+            pd.Timestamp("2026-01-02 03:00", tz="UTC"),
+            dt.datetime(2026, 1, 2, 3, tzinfo=dt.UTC),
+        ),
+        ("datetime", np.datetime64("2026-01-02T03:00"), dt.datetime(2026, 1, 2, 3)),
+        ("datetime", pd.NaT, None),
+        ("integer", pd.NA, None),
+        ("integer[]", np.array([1, 2]), [1, 2]),
+        ("integer[]", pd.Series([1, 2]), [1, 2]),
+        ("string[]", pd.Index(["a", "b"]), ["a", "b"]),
+        ("string[]", {"b", "a"}, ["a", "b"]),
+        ("string[]", " a , b ", ["a", "b"]),
+        ("string[]", ("a",), ["a"]),
+    ],
+    ids=repr,
+)
+def test_param_coercion_takes_numpy_and_pandas_values_by_value(
+    ptype: str, raw: object, expected: object
+) -> None:
+    got = Param("x", ptype).coerce(raw)
+    assert got == expected
+    assert type(got) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("ptype", "raw", "message"),
+    [
+        ("string", 5, "must be a string, got 5"),
+        ("string", 1.5, "must be a string"),
+        ("string", True, "must be a string"),
+        ("string", dt.date(2026, 1, 1), "must be a string"),
+        ("string", b"x", "parameter 'x': cannot bind a value of type bytes"),
+        ("string", ["a", "b"], r"takes one string, got 2 values \('a', 'b'\)"),
+        ("float", True, "must be a finite number, got True"),
+        ("float", np.bool_(False), "must be a finite number, got False"),
+        ("float", "nan", "must be a finite number, got 'nan'"),
+        ("float", float("inf"), "must be a finite number"),
+        ("float", dt.date(2026, 1, 1), "must be a finite number"),
+        ("integer", np.bool_(True), "must be an integer, got True"),
+        ("integer", dt.date(2026, 1, 1), "must be an integer"),
+        ("integer", "1,2", "must be an integer, got '1,2'"),
+        ("boolean", 2, "must be true or false"),
+        ("boolean", 1.0, "must be true or false"),
+        ("date", 20260101, "must be a date"),
+        ("datetime", 1.5, "must be a datetime"),
+        ("string[]", "a,,b", r"has an empty item in 'a,,b'"),
+        ("string[]", "a,", r"has an empty item"),
+        ("integer[]", [1, [2]], "cannot contain lists"),
+    ],
+)
+def test_param_coercion_refuses_values_of_the_wrong_kind(
+    ptype: str, raw: object, message: str
+) -> None:
+    with pytest.raises(ParameterError, match=message):
+        Param("x", ptype).coerce(raw)
+
+
+def test_bounds_and_patterns_from_the_declaration() -> None:
+    q = get("pushes")
+    for days in (0, -1, "0", " -3 "):
+        with pytest.raises(ParameterError, match=r"parameter 'days' must be at least 1"):
+            bind_params(q, {"days": days})
+    with pytest.raises(ParameterError, match=r"parameter 'max_tier' must be at most 3, got 4"):
+        bind_params(q, {"max_tier": 4})
+    assert bind_params(q, {"max_tier": "3", "days": " 1"})["days"] == 1
+    with pytest.raises(ParameterError, match=r"got 'a,b'; it takes one value, not a list"):
+        bind_params(q, {"repository": "a,b"})
+    with pytest.raises(ParameterError, match=r"'repositories' must match .* got 'a b'"):
+        bind_params(get("intermittent-bugs"), {"repositories": "autoland,a b"})
+    assert bind_params(q, {"repository": " try "})["repository"] == "try"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("minimum = 1", r"unknown key\(s\) minimum \(did you mean 'min'\?\)"),
+        ("default = 0\nmin = 1", r"the default does not fit: parameter 'a' must be at least 1"),
+        ('lookup = "repository"', r'lookup must be "table.column"'),
+        ('pattern = "["', r"pattern '\[' is not a regular expression"),
+        ('max = "x"\ndefault = 1', r"max must be a number, not 'x'"),
+    ],
+)
+def test_declaration_mistakes_are_config_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str, message: str
+) -> None:
+    ptype = "string" if "pattern" in entry else "integer"
+    toml = f'[[params]]\nname = "a"\ntype = "{ptype}"\n{entry}\n'
+    toml += '[[columns]]\nname = "x"\ntype = "integer"\n'
+    make_query(tmp_path, "mine", toml, "SELECT :a AS x")
+    monkeypatch.setenv("THSOURCES_QUERIES_PATH", str(tmp_path))
+    with pytest.raises(ConfigError, match=message):
+        get("mine")
+
+
 def test_param_coercion_refuses_wrong_types() -> None:
     with pytest.raises(ParameterError, match="must be a date"):
         Param("x", "date").coerce("yesterday")
@@ -120,6 +237,10 @@ def test_param_coercion_refuses_wrong_types() -> None:
 def test_unknown_query_names_the_known_ones() -> None:
     with pytest.raises(ConfigError, match=r"no named query 'nope'; known: .*pushes"):
         get("nope")
+    with pytest.raises(
+        ConfigError, match=r"no named query 'pushs' \(did you mean 'pushes'\?\); known: "
+    ):
+        get("pushs")
 
 
 def test_variant_selection_by_dialect() -> None:

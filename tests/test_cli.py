@@ -88,6 +88,15 @@ def test_sql_from_file_and_stdin_with_params(tiny: Path, tmp_path: Path) -> None
     assert (code, out) == (0, "n\n2\n")
 
 
+def test_repeated_param_is_a_list_for_in_and_refused_for_a_scalar(tiny: Path) -> None:
+    sql = "SELECT id FROM push WHERE revision IN :revs ORDER BY id"
+    code, out, _ = run_cli("query", sql, "-p", "revs=abc", "-p", "revs=d'ef", "--format", "csv")
+    assert (code, out) == (0, "id\n1\n2\n")
+    code, out, err = run_cli("run", "pushes", "-p", "repository=autoland", "-p", "repository=try")
+    assert (code, out) == (2, "")
+    assert "'repository' takes one string, got 2 values" in err
+
+
 def test_output_file_is_written_by_suffix(tiny: Path, tmp_path: Path) -> None:
     target = tmp_path / "out.parquet"
     code, _, err = run_cli("query", SQL, "-o", str(target))

@@ -217,7 +217,7 @@ def test_tables_on_a_source_without_a_schema_is_exit_2(
     monkeypatch.setenv("THSOURCES_CONFIG", str(config))
     code, out, err = run_cli("tables", "-s", "bare")
     assert (code, out) == (2, "")
-    assert err == "thsources: error: source 'bare' (schemaless) cannot list its tables\n"
+    assert err == "thsources: error: source 'bare' (schemaless) has no schema listing\n"
 
 
 @register("schemaless")

@@ -494,3 +494,38 @@ def test_read_timeout_at_the_deadline_on_a_real_socket() -> None:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+# -- redaction in SourceUnavailable messages ----------------------------------------------------
+
+
+def test_credentials_in_the_url_never_reach_an_unavailable_message(sleeps: Sleeps) -> None:
+    """Userinfo in the URL is masked even when it is not a registered secret."""
+    http = HttpSession("svc", sleep=sleeps, retry=RetryPolicy(attempts=2))
+    url = f"http://alice:pa55w0rdXYZ@127.0.0.1:{free_port()}/api/x?token=t0kenXYZ"
+    with pytest.raises(SourceUnavailable, match="refused") as info:
+        http.get(url)
+    text = f"{info.value} {info.value!r}"
+    assert "pa55w0rdXYZ" not in text and "alice" not in text and "t0kenXYZ" not in text
+    assert "***@127.0.0.1" in info.value.message
+
+
+def test_a_secret_quoted_by_the_failure_itself_is_redacted(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    mock.get(URL, body=requests.exceptions.ChunkedEncodingError(f"cut at {URL}?key={SECRET}"))
+    with pytest.raises(SourceUnavailable, match="cut short") as info:
+        http.get(URL, retry=NO_RETRY)
+    assert SECRET not in info.value.message and "<redacted>" in info.value.message
+
+
+def test_an_unexpected_failure_shows_the_url_without_credentials(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    url = "http://bob:hunter2XYZ@svc.test/api/x?access_token=acc3ssXYZ&page=2"
+    mock.get(url, body=requests.exceptions.RetryError("too many retries"))
+    with pytest.raises(SourceUnavailable, match="failed: too many retries") as info:
+        http.get(url, retry=NO_RETRY)
+    message = info.value.message
+    assert "hunter2XYZ" not in message and "acc3ssXYZ" not in message and "bob" not in message
+    assert "GET http://***@svc.test/api/x?access_token=<redacted>&page=2 failed" in message

@@ -76,6 +76,10 @@ def reference(body: bytes) -> tuple[dict[str, Any], Result]:
     for col in data["columns"]:
         values = [row.get(col["name"]) for row in data["rows"]]
         ctype = col["type"] if col["type"] in CANONICAL_TYPES else ref_infer(values)
+        if ctype == "string" and any(isinstance(v, list | dict) for v in values):
+            # A string column holding lists or objects is json (PostgreSQL text[] on Redash).
+            ctype = "json"
+            values = [None if v is None else orjson.dumps(v).decode() for v in values]
         columns.append(Column(col["name"], check_type(ctype)))
         arrays.append(values)
     qr["data"] = {k: v for k, v in data.items() if k != "rows"}
@@ -421,10 +425,11 @@ def test_wrong_split_inside_nested_arrays_fails_the_parse() -> None:
     located = locate_array(body, ("data",))
     assert located is not None
     _, span = located
-    # Declared as a string, the list is read as the reference does: str(value).
+    # Declared as a string, lists make the column json (never Python reprs).
     table = rows_to_table(body, span, [("a", "string"), ("b", "string")])
     assert STATS.last_path == "fallback" and STATS.last_reason.startswith("parse")
-    assert table.column("b").to_pylist() == ["[{'c': 1}, {'c': 2}]", "[]"]
+    assert table.schema.field("b").type == pa.json_()
+    assert table.column("b").cast(pa.string()).to_pylist() == ['[{"c":1},{"c":2}]', "[]"]
     table = rows_to_table(body, span, [("a", "string"), ("b", "json")])
     assert STATS.last_path == "fallback"
     assert [orjson.loads(v) for v in table.column("b").cast(pa.string()).to_pylist()] == [
@@ -808,3 +813,32 @@ def test_a_whole_float_in_an_integer_column_is_an_integer() -> None:
         }
     )
     assert decode_query_result(body)[1].records() == [{"a": 2}, {"a": None}]
+
+
+# -- string columns holding lists (PostgreSQL text[] through Redash) ---------------------------
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_string_column_of_lists_is_json(fast: bool) -> None:
+    rows = [
+        {"id": i, "authors": None if i % 5 == 0 else [f"a{i}@x", "b'c", "1"], "obj": {"k": i}}
+        for i in range(400)
+    ]
+    body = make_body([("id", "integer"), ("authors", "string"), ("obj", "string")], rows)
+    _, result = decode_query_result(body, fast=fast)
+    assert [(c.name, c.type) for c in result.columns] == [
+        ("id", "integer"),
+        ("authors", "json"),
+        ("obj", "json"),
+    ]
+    got = result.records()
+    assert got[1] == {"id": 1, "authors": ["a1@x", "b'c", "1"], "obj": {"k": 1}}
+    assert got[0]["authors"] is None
+    assert check(body) == "fallback"
+
+
+def test_strings_beside_lists_stay_strings() -> None:
+    rows = [{"s": ["a", "b"]}, {"s": "1"}, {"s": "plain"}, {"s": None}]
+    _, result = decode_query_result(make_body([("s", "string")], rows))
+    assert result.columns[0].type == "json"
+    assert result.column("s") == [["a", "b"], "1", "plain", None]

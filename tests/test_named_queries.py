@@ -7,9 +7,12 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import thsources
+from thsources import JobState, NotFound, ParameterError
 from thsources.catalog import get, list_queries
 from thsources.result import Result
 from thsources.sources.base import Source
@@ -137,13 +140,78 @@ def test_perf_alerts_sit_on_a_step_in_their_series(local: Source) -> None:
     assert change > abs(alert["amount_pct"]) / 2
 
 
-def test_unknown_repository_gives_no_rows_not_an_error(local: Source) -> None:
-    assert len(thsources.run("pushes", params={"repository": "nope"}, source=local)) == 0
+def test_a_misspelt_repository_is_not_found_with_close_matches(local: Source) -> None:
+    """It used to return 0 rows (exit 0): a typo looked like a quiet week."""
+    with pytest.raises(
+        NotFound, match=r"no repository 'autolnd' in repository.name \(did you mean 'autoland'\?\)"
+    ):
+        thsources.run("pushes", params={"repository": "autolnd"}, source=local)
+    with pytest.raises(NotFound, match=r"no framework 'browsertme' .*did you mean 'browsertime'"):
+        thsources.run("perf-alerts", params={"framework": "browsertme"}, source=local)
+    with pytest.raises(NotFound, match=r"no repositories 'mozila-central' .*'mozilla-central'"):
+        thsources.run("intermittent-bugs", params={"repositories": "mozila-central"}, source=local)
 
 
-def test_a_value_with_quotes_is_one_literal(local: Source) -> None:
-    res = thsources.run("pushes", params={"repository": "x' OR '1'='1"}, source=local)
-    assert len(res) == 0
+def test_values_without_close_matches_list_a_short_catalogue_or_nothing(local: Source) -> None:
+    with pytest.raises(NotFound, match=r"no framework 'zzz' .*\(known: awsy, browsertime, "):
+        thsources.run("perf-alerts", params={"framework": "zzz"}, source=local)
+    with pytest.raises(NotFound, match=r"no push_id 999999 in push.id \(on source 'local'\)$"):
+        thsources.run("jobs-for-push", params={"push_id": 999999}, source=local)
+    with pytest.raises(NotFound, match=r"no signature_hash '0{40}' in performance_signature"):
+        thsources.run("perf-series", params={"signature_hash": "0" * 40}, source=local)
+
+
+def test_an_empty_window_of_a_real_repository_is_an_empty_result(local: Source) -> None:
+    res = thsources.run("pushes", params={"until": "2001-01-01"}, source=local)
+    assert len(res) == 0 and [c.name for c in res.columns][:2] == ["push_id", "revision"]
+
+
+def test_the_lookup_runs_only_when_the_result_is_empty(
+    local: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+    real = local.query
+
+    def counting(sql: str, params: Any = None, **options: Any) -> Result:
+        sent.append(sql)
+        return real(sql, params, **options)
+
+    monkeypatch.setattr(local, "query", counting)
+    thsources.run("pushes", source=local)
+    assert len(sent) == 1
+    thsources.run("pushes", params={"until": "2001-01-01"}, source=local)
+    assert len(sent) == 3 and "FROM repository" in sent[2]
+
+
+def test_a_value_with_quotes_is_refused_by_the_declared_pattern(local: Source) -> None:
+    with pytest.raises(ParameterError, match=r"parameter 'repository' must match"):
+        thsources.run("pushes", params={"repository": "x' OR '1'='1"}, source=local)
+
+
+def test_numpy_values_give_the_records_plain_values_give(local: Source) -> None:
+    plain = thsources.run("pushes", params={"days": 3, "max_tier": 3}, source=local).records()
+    numpyish = thsources.run(
+        "pushes", params={"days": np.int64(3), "max_tier": np.uint8(3)}, source=local
+    ).records()
+    assert plain and numpyish == plain
+    series = pd.Series(["autoland", "mozilla-central"])
+    bugs = thsources.run("intermittent-bugs", params={"repositories": series}, source=local)
+    assert bugs.records() == thsources.run("intermittent-bugs", source=local).records()
+
+
+def test_queries_lists_the_named_queries() -> None:
+    listed = thsources.queries()
+    assert [q.name for q in listed] == sorted(SHIPPED)
+    pushes = next(q for q in listed if q.name == "pushes")
+    assert [p.name for p in pushes.params] == ["repository", "days", "until", "max_tier"]
+    assert pushes.columns[0].name == "push_id"
+
+
+def test_run_passes_progress_to_the_source(local: Source) -> None:
+    events: list[Any] = []
+    assert len(thsources.run("pushes", source=local, progress=events.append)) > 0
+    assert [e.state.value for e in events][-1:] == ["done"]
+    assert {e.source for e in events} == {"local"}
 
 
 # -- the same records from the Redash emulator --------------------------------------------
@@ -174,3 +242,14 @@ def test_redash_gives_the_same_records_as_local(
     assert _records(on_redash) == _records(on_local)
     assert on_redash.meta.source == "redash"
     assert on_redash.meta.job_id is not None
+
+
+def test_run_reports_progress_from_redash(redash: Source) -> None:
+    events: list[Any] = []
+    thsources.run("pushes", source=redash, progress=events.append)
+    assert events and events[-1].state is JobState.DONE
+
+
+def test_a_misspelt_repository_is_not_found_on_redash_too(redash: Source) -> None:
+    with pytest.raises(NotFound, match=r"did you mean 'autoland'\?\) \(on source 'redash'\)"):
+        thsources.run("pushes", params={"repository": "autolan"}, source=redash)

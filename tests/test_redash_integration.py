@@ -1,7 +1,7 @@
 """The ``redash`` source against the Redash emulator: real sockets on 127.0.0.1, real jobs.
 
 Jobs run on background workers, so these tests wait for real (every wait is bounded by a
-deadline; no test asserts how long anything took). SQL containing ``-- slow`` is given a
+deadline; no test asserts how long anything took). SQL containing ``AS slow`` is given a
 30-second job by the emulator, for the cancel tests.
 """
 
@@ -34,7 +34,7 @@ from thsources.sources.redash import RedashSource
 from thsources.testing import DataSource, RedashEmulator, SavedQuery, User
 
 KEY: Final = "InTeGrAtIoNkEy0123456789abcdefghijKLMNOP"
-SLOW: Final = "-- slow"
+SLOW: Final = "AS slow"  # not a trailing comment: Redash strips those before running
 POLL: Final = PollSchedule(first=0.005, factor=0.1, cap=0.05)
 RETRY: Final = RetryPolicy(attempts=4, initial=0.01, maximum=0.05)
 WAIT: Final = 20.0  # the bound on every wait: far above what any step needs
@@ -272,12 +272,12 @@ def test_mysql_data_source(emu: RedashEmulator) -> None:
     """The emulator runs every data source on DuckDB: MySQL quoting is checked as sent."""
     with source(emu, data_source="Treeherder MySQL") as s:
         assert s.dialect == "mysql"
-        assert s.query("SELECT :v AS v", {"v": "plain"}).records() == [{"v": "plain"}]
+        assert s.query("SELECT :n AS n", {"n": 7}).records() == [{"n": 7}]
         with raises(QueryError):
-            s.query("SELECT :v AS v", {"v": "it's"})  # DuckDB does not read \' escapes
+            s.query("SELECT :v AS v", {"v": "it's"})  # DuckDB does not read MySQL hex strings
     posts = [r.json for r in emu.requests if r.method == "POST"]
     assert posts[-1]["data_source_id"] == 2
-    assert posts[-1]["query"] == "SELECT 'it\\'s' AS v"
+    assert posts[-1]["query"] == "SELECT _utf8mb4 X'69742773' AS v"
 
 
 def test_paused_data_source_is_unavailable(src: RedashSource, emu: RedashEmulator) -> None:
@@ -495,3 +495,168 @@ def test_zz_the_key_appears_nowhere() -> None:
     assert len(SEEN) > 100
     assert any("127.0.0.1" in t for t in SEEN)
     assert not [t for t in SEEN if KEY in t]
+
+
+# -- text arrays (issue 7 §2) ---------------------------------------------------------------------
+
+
+def test_a_text_array_arrives_as_a_list_like_on_local(
+    src: RedashSource, emu: RedashEmulator
+) -> None:
+    sql = (
+        "SELECT repository_id, list(DISTINCT author ORDER BY author) AS authors FROM push "
+        "WHERE id IN (SELECT id FROM push ORDER BY id LIMIT 40) GROUP BY repository_id "
+        "ORDER BY repository_id"
+    )
+    res = src.query(sql)
+    raw = next(r for r in emu.requests if r.path.startswith("/api/query_results/"))
+    served = emu._result(res.meta.result_id).data()  # type: ignore[arg-type]
+    # The server labels the text[] column "string" (as the pg runner does) and sends lists.
+    assert served["columns"][1]["type"] == "string" and raw.status == 200
+    assert isinstance(served["rows"][0]["authors"], list)
+    assert res.columns[1].type == "json"
+    with thsources.connect("local") as local:
+        assert res.records() == local.query(sql).records()
+    assert all(isinstance(r["authors"], list) for r in res.records())
+
+
+# -- a web server restart while a job is waited on (issue 7 §3) ----------------------------------
+
+
+def test_a_web_outage_during_the_wait_is_ridden_out(src: RedashSource, emu: RedashEmulator) -> None:
+    job = src.submit("SELECT 21 AS x, pg_sleep(1.5) AS slept")
+    back = emu.restart_web(down=2.0)  # longer than the session's own retries last
+    assert job.result().records() == [{"x": 21, "slept": ""}]
+    back.join()
+    assert emu.web_restarts == 1
+    assert len(seen(emu, "POST")) == 1 and emu.executions == 1
+    assert ("DELETE", f"/api/jobs/{job.id}") not in seen(emu)
+
+
+def test_a_server_that_never_comes_back_is_unavailable(
+    src: RedashSource, emu: RedashEmulator
+) -> None:
+    job = src.submit(f"SELECT 22 {SLOW}")
+    emu.restart_web(down=60.0)
+    with raises(SourceUnavailable, match="still unreachable at the deadline") as info:
+        job.result(timeout=1.0)
+    assert "cancelling the remote job failed" in info.value.message
+    assert info.value.job_id == job.id
+
+
+def test_back_in_time_but_still_running_is_a_timeout_and_a_cancel(
+    src: RedashSource, emu: RedashEmulator
+) -> None:
+    job = src.submit(f"SELECT 23 {SLOW}")
+    emu.restart_web(down=0.5).join()
+    with raises(QueryTimeout, match="was cancelled"):
+        job.result(timeout=1.5)
+    assert ("DELETE", f"/api/jobs/{job.id}") in seen(emu)
+    assert emu.jobs[job.id].state == "cancelled"
+
+
+def test_the_annotation_tail_is_cut_from_an_excerpt(src: RedashSource) -> None:
+    sql = "SELECT 1, 1, nosuchcol, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 FROM job"
+    with raises(QueryError) as info:
+        src.query(sql)
+    head, line, caret = info.value.message.split("\n")
+    assert head == 'column "nosuchcol" does not exist'
+    assert line.startswith("LINE 1: SELECT 1, 1, nosuchcol") and "*/" not in line
+    assert line[caret.index("^") :].startswith("nosuchcol")
+
+
+# -- enum and dropdown values the server would paste into quotes (issue 7 §4) -------------------
+
+
+def test_an_enum_option_with_a_quote_is_refused_before_sending(
+    src: RedashSource, emu: RedashEmulator
+) -> None:
+    options = "plain\nO'Brien"
+    emu.add_saved_query(
+        SavedQuery(
+            30,
+            "by author (enum)",
+            "SELECT count(*) AS n FROM push WHERE author = '{{ who }}'",
+            [{"name": "who", "type": "enum", "title": "who", "enumOptions": options}],
+        )
+    )
+    emu.add_saved_query(
+        SavedQuery(
+            31,
+            "by authors (multi enum)",
+            "SELECT count(*) AS n FROM push WHERE author IN ({{ who }})",
+            [
+                {
+                    "name": "who",
+                    "type": "enum",
+                    "title": "who",
+                    "enumOptions": options,
+                    "multiValuesOptions": {"prefix": "'", "suffix": "'", "separator": ","},
+                }
+            ],
+        )
+    )
+    emu.add_saved_query(
+        SavedQuery(
+            32,
+            "by author (dropdown)",
+            "SELECT count(*) AS n FROM push WHERE author = '{{ who }}'",
+            [{"name": "who", "type": "query", "title": "who", "queryId": 6}],
+        )
+    )
+    for qid, value in ((30, "O'Brien"), (31, ["plain", "O'Brien"]), (32, "O'Brien")):
+        with raises(ParameterError, match="author must change the option") as info:
+            src.run_saved(qid, {"who": value})
+        assert "cannot be escaped" in info.value.message
+    assert not seen(emu, "POST")  # nothing was sent
+    assert src.run_saved(30, {"who": "plain"}).records() == [{"n": 0}]
+    assert src.run_saved(31, {"who": ["plain"]}).records() == [{"n": 0}]
+
+
+# -- a URL that is not Redash (issue 7 §4) --------------------------------------------------------
+
+
+def test_a_plain_web_server_is_not_redash(tmp_path: Path) -> None:
+    import http.server
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        """Serves an empty folder: a 404 HTML page for every path."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with (
+            RedashSource(url=url, api_key=KEY, retry=RETRY) as s,
+            raises(ProtocolError, match="does not look like a Redash server") as info,
+        ):
+            s.query("SELECT 1")
+        assert "HTTP 404 with text/html" in info.value.message
+        assert info.value.status_code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# -- tables() -----------------------------------------------------------------------------------
+
+
+def test_tables_lists_what_the_database_has(src: RedashSource, emu: RedashEmulator) -> None:
+    listed = src.tables()
+    pairs = {(r["table_name"], r["column_name"]) for r in listed.records()}
+    truth = src.query(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_catalog = 'treeherder'"
+    )
+    assert pairs == {(r["table_name"], r["column_name"]) for r in truth.records()}
+    assert ("push", "revision") in pairs and len(pairs) == len(listed)
+    names = [r["table_name"] for r in listed.records()]
+    assert names == sorted(names)  # Redash sorts tables (and columns) by name
+    assert ("GET", "/api/data_sources/1/schema") in seen(emu)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,7 +53,13 @@ from thsources.sources.redash_params import (
     relative_dates,
     template_contexts,
 )
-from thsources.sources.redash_wire import clean_error, job_fields, wire_max_age
+from thsources.sources.redash_wire import (
+    clean_error,
+    job_fields,
+    parse_time,
+    stored_text,
+    wire_max_age,
+)
 
 KEY: Final = "rEdAsHkEy0123456789abcdefZQXWvu"
 BASE: Final = "http://redash.test"
@@ -126,6 +133,27 @@ def src() -> Iterator[RedashSource]:
         yield s
 
 
+def echoed(mock: responses.RequestsMock, answer: Any) -> Any:
+    """A callback answering ``answer`` as Redash would for the text last POSTed.
+
+    A real result's ``query`` is the text that ran: the one sent, after Mustache consumed a
+    set-delimiter tag and the runner dropped trailing comments and semicolons.
+    """
+
+    def reply(request: Any) -> tuple[int, dict[str, str], bytes]:
+        out = orjson.loads(orjson.dumps(answer))
+        posts = [c.request for c in mock.calls if c.request.method == "POST"]
+        if request.method == "POST":
+            posts.append(request)
+        sent = orjson.loads(posts[-1].body or b"{}") if posts else {}
+        if isinstance(sent.get("query"), str) and isinstance(out.get("query_result"), dict):
+            text = re.sub(r"^\{\{=\S+ \S+=\}\}\n?", "", sent["query"])
+            out["query_result"]["query"] = stored_text(text)
+        return 200, {"Content-Type": "application/json"}, orjson.dumps(out)
+
+    return reply
+
+
 def add_data_sources(mock: responses.RequestsMock, listing: Any = None) -> None:
     mock.get(f"{BASE}/api/data_sources", json=body("data_sources") if listing is None else listing)
 
@@ -138,9 +166,10 @@ def add_job_flow(mock: responses.RequestsMock, *polls: Any, result: Any = None) 
             mock.get(f"{BASE}/api/jobs/{JOB_ID}", status=answer, json=body("error_unknown_job"))
         else:
             mock.get(f"{BASE}/api/jobs/{JOB_ID}", json=answer)
-    mock.get(
+    mock.add_callback(
+        responses.GET,
         f"{BASE}/api/query_results/270.json",
-        json=body("query_result") if result is None else result,
+        callback=echoed(mock, body("query_result") if result is None else result),
     )
 
 
@@ -423,7 +452,11 @@ def test_query_job_answer_exact_requests_and_typed_result(
 
 def test_cache_hit_answer_needs_no_polling(src: RedashSource, mock: responses.RequestsMock) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     req = sample("post_query_results_cache_hit")["request"]["body"]
     job_ = src.submit(req["query"], max_age=3600)
     assert job_.id is None
@@ -445,7 +478,11 @@ def test_max_age_is_always_sent_explicitly(
     src: RedashSource, mock: responses.RequestsMock, max_age: float, sent: int
 ) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     src.query("SELECT 1", max_age=max_age)
     assert calls(mock)[1][2]["max_age"] == sent
 
@@ -454,6 +491,16 @@ def test_max_age_is_always_sent_explicitly(
 def test_bad_max_age_is_a_parameter_error(src: RedashSource, max_age: Any) -> None:
     with raises(ParameterError, match="max_age"):
         src.query("SELECT 1", max_age=max_age)
+
+
+@pytest.mark.parametrize("timeout", [0, -1, math.nan, True, "30"])
+def test_timeouts_that_mean_nothing_are_refused_before_any_request(
+    src: RedashSource, mock: responses.RequestsMock, timeout: Any
+) -> None:
+    """The same rule as every source (polling.check_timeout): 0 would give up before asking."""
+    with raises(ParameterError, match="positive number of seconds"):
+        src.query("SELECT 1", timeout=timeout)
+    assert len(mock.calls) == 0
 
 
 def test_submit_returns_a_job_handle(src: RedashSource, mock: responses.RequestsMock) -> None:
@@ -569,20 +616,31 @@ def test_parameters_are_bound_as_postgresql_literals(
     src: RedashSource, mock: responses.RequestsMock, value: Any, literal: str
 ) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     src.query("SELECT * FROM push WHERE author = :who", {"who": value})
     assert calls(mock)[1][2]["query"] == f"SELECT * FROM push WHERE author = {literal}"
 
 
 def test_mysql_data_sources_get_mysql_quoting(mock: responses.RequestsMock) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     make_source(data_source="treeherder-mysql").query(
         "SELECT 1 FROM push WHERE author = :a", {"a": "x\\' OR 1=1 -- O'Brien"}
     )
     sent = calls(mock)[1][2]
     assert sent["data_source_id"] == 2
-    assert sent["query"] == "SELECT 1 FROM push WHERE author = 'x\\\\\\' OR 1=1 -- O\\'Brien'"
+    # Hex: read the same with and without NO_BACKSLASH_ESCAPES (sqlbind, MariaDB tests).
+    assert sent["query"] == (
+        "SELECT 1 FROM push WHERE author = _utf8mb4 X'785c27204f5220313d31202d2d204f27427269656e'"
+    )
 
 
 def test_missing_or_unknown_parameters_fail_before_sending(
@@ -600,7 +658,11 @@ def test_braces_reach_the_database_unchanged(
     src: RedashSource, mock: responses.RequestsMock
 ) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     src.query("SELECT '{{ x }}' AS s, :v AS v", {"v": "{{y}} <% z %>"})
     query = calls(mock)[1][2]["query"]
     assert query.startswith("{{=") and query.endswith("SELECT '{{ x }}' AS s, '{{y}} <% z %>' AS v")
@@ -609,7 +671,11 @@ def test_braces_reach_the_database_unchanged(
 
 def test_sql_without_braces_is_sent_as_is(src: RedashSource, mock: responses.RequestsMock) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     src.query("SELECT '}}' AS s")
     assert calls(mock)[1][2]["query"] == "SELECT '}}' AS s"
 
@@ -672,6 +738,58 @@ def test_clean_error_keeps_other_messages() -> None:
     )
 
 
+_LONG_SQL: Final = "SELECT 1, 1, nosuchcol, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 FROM job"
+
+
+@pytest.mark.parametrize("scheduled", [False, True])
+@pytest.mark.parametrize("error_at", range(0, 40))
+def test_the_annotation_is_cut_from_libpq_excerpts_too(error_at: int, scheduled: bool) -> None:
+    """PostgreSQL's 60-column excerpt starts inside the annotation: ``...uled: False */``."""
+    from thsources.testing.redash_sql import annotate, libpq_error_position
+
+    meta = {
+        "Username": "admin@example.com",
+        "query_id": "adhoc",
+        "Queue": "queries",
+        "Job ID": JOB_ID,
+        "Query Hash": "5ee1f7a72db96734caad03f2e8c1852a",
+        "Scheduled": scheduled,
+    }
+    annotated = annotate(_LONG_SQL, meta)
+    position = annotated.index(_LONG_SQL) + error_at
+    excerpt = libpq_error_position(annotated, position)
+    cleaned = clean_error(f'column "nosuchcol" does not exist\n{excerpt}')
+    head, line, caret = cleaned.split("\n")
+    assert head == 'column "nosuchcol" does not exist'
+    assert "*/" not in line and "uled" not in line and "Hash" not in line
+    shown = line.removeprefix("LINE 1: ").removesuffix("...")
+    assert len(shown) >= 10 and _LONG_SQL.startswith(shown)
+    assert caret.strip() == "^"
+    assert line[caret.index("^")] == _LONG_SQL[error_at]  # the caret still points at it
+
+
+@pytest.mark.parametrize(
+    "excerpt",
+    [
+        "LINE 1: ...uled: False */ SELECT 1, 1, nosuchcol",
+        "LINE 1: ...se */ SELECT 1, 1, nosuchcol",
+        "LINE 1: ...*/ SELECT 1, 1, nosuchcol",
+    ],
+)
+def test_annotation_tails_seen_on_a_real_server(excerpt: str) -> None:
+    caret = " " * excerpt.index("nosuchcol") + "^"
+    cleaned = clean_error(f"column does not exist\n{excerpt}\n{caret}")
+    assert cleaned.split("\n")[1:] == [
+        "LINE 1: SELECT 1, 1, nosuchcol",
+        " " * len("LINE 1: SELECT 1, 1, ") + "^",
+    ]
+
+
+def test_a_users_own_comment_in_an_excerpt_stays() -> None:
+    text = "syntax error\nLINE 2: ...t a note */ SELEC 1\n" + " " * 27 + "^"
+    assert clean_error(text) == text
+
+
 @pytest.mark.parametrize("text", ["Query cancelled by user.", "Query execution cancelled."])
 def test_cancelled_on_the_server_is_query_cancelled(
     src: RedashSource, mock: responses.RequestsMock, text: str
@@ -700,7 +818,11 @@ def test_empty_error_status_4_is_recovered_by_a_widened_repost(
     add_data_sources(mock)
     mock.post(f"{BASE}/api/query_results", json=body("post_query_results_job"))
     mock.get(f"{BASE}/api/jobs/{JOB_ID}", json=job(4, error=""))
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     res = src.query("SELECT 1")
     posts = [b for m, _, b in calls(mock) if m == "POST"]
     assert len(posts) == 2
@@ -729,7 +851,11 @@ def test_job_lost_500_is_recovered_and_followed_under_its_new_id(
     mock.get(f"{BASE}/api/jobs/{JOB_ID}", status=500, json=body("error_unknown_job"))
     mock.post(f"{BASE}/api/query_results", json=job(1, jid="new-job"))
     mock.get(f"{BASE}/api/jobs/new-job", json=job(3, 270, jid="new-job"))
-    mock.get(f"{BASE}/api/query_results/270.json", json=body("query_result"))
+    mock.add_callback(
+        responses.GET,
+        f"{BASE}/api/query_results/270.json",
+        callback=echoed(mock, body("query_result")),
+    )
     res = src.query("SELECT 1")
     sent = calls(mock)
     assert [(m, p) for m, p, _ in sent] == [
@@ -813,10 +939,12 @@ def test_transport_failure_while_polling_cancels_the_job(
         content_type="text/html",
     )
     mock.delete(f"{BASE}/api/jobs/{JOB_ID}", json=None)
-    with raises(SourceUnavailable, match="502"):
-        src.query("SELECT 1")
+    # Polls go on until the deadline (a proxy may recover), then the job is cancelled.
+    with raises(SourceUnavailable, match="502.*still unreachable at the deadline") as info:
+        src.query("SELECT 1", timeout=0.5)
+    assert info.value.message.endswith("the remote job was cancelled")
     sent = [m for m, _, _ in calls(mock)]
-    assert sent.count("GET") == 1 + FAST_RETRY.attempts  # data sources + retried polls
+    assert sent.count("GET") > 1 + FAST_RETRY.attempts  # data sources + polls, retried
     assert sent[-1] == "DELETE"
 
 
@@ -841,6 +969,45 @@ def test_the_cli_can_pass_progress(src: RedashSource) -> None:
 
     for method in (src.query, src.submit, src.run_saved, src.submit_saved):
         assert "progress" in inspect.signature(method).parameters
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        job(4, error="Query cancelled by user."),
+        job(4, error="Query execution cancelled."),
+        job(5),
+        job("canceled"),
+        job("stopped"),
+    ],
+)
+def test_job_state_reports_a_cancel_on_the_server_as_cancelled(
+    src: RedashSource, mock: responses.RequestsMock, answer: Any
+) -> None:
+    """Someone else (or Redash) cancelled the job: ``state`` says so, not "failed"."""
+    add_data_sources(mock)
+    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_job"))
+    mock.get(f"{BASE}/api/jobs/{JOB_ID}", json=body("job_status_2"))
+    mock.get(f"{BASE}/api/jobs/{JOB_ID}", json=answer)
+    handle = src.submit("SELECT 1")
+    assert handle.state is JobState.RUNNING
+    assert handle.state is JobState.CANCELLED
+    assert handle.state is JobState.CANCELLED  # settled: no more requests
+    with raises(QueryCancelled, match="cancelled on the server"):
+        handle.result()
+    assert [m for m, _, _ in calls(mock)] == ["GET", "POST", "GET", "GET"]
+
+
+def test_job_state_reports_a_query_error_as_failed(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    add_data_sources(mock)
+    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_job"))
+    mock.get(f"{BASE}/api/jobs/{JOB_ID}", json=job(4, error='relation "x" does not exist'))
+    handle = src.submit("SELECT * FROM x")
+    assert handle.state is JobState.FAILED
+    with raises(QueryError, match='relation "x" does not exist'):
+        handle.result()
 
 
 def test_job_cancel_and_later_result(src: RedashSource, mock: responses.RequestsMock) -> None:
@@ -1018,7 +1185,11 @@ def test_502_on_the_post_is_resent_with_a_widened_max_age(
     mock.post(
         f"{BASE}/api/query_results", status=502, body="<html>502</html>", content_type="text/html"
     )
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     res = src.query("SELECT 1")
     posts = [b for m, _, b in calls(mock) if m == "POST"]
     assert posts[0]["max_age"] == 0 and posts[1]["max_age"] >= 1
@@ -1071,7 +1242,11 @@ def test_retry_after_on_a_poll_is_honoured(src: RedashSource, mock: responses.Re
     mock.post(f"{BASE}/api/query_results", json=body("post_query_results_job"))
     mock.get(f"{BASE}/api/jobs/{JOB_ID}", status=503, headers={"Retry-After": "0"})
     mock.get(f"{BASE}/api/jobs/{JOB_ID}", json=body("job_status_3"))
-    mock.get(f"{BASE}/api/query_results/270.json", json=body("query_result"))
+    mock.add_callback(
+        responses.GET,
+        f"{BASE}/api/query_results/270.json",
+        callback=echoed(mock, body("query_result")),
+    )
     assert len(src.query("SELECT 1")) == 3
 
 
@@ -1160,7 +1335,7 @@ def test_empty_result_keeps_its_columns(src: RedashSource, mock: responses.Reque
         json={
             "query_result": {
                 "id": 1,
-                "query": "q",
+                "query": "SELECT 1",
                 "retrieved_at": "2024-05-01T00:00:00Z",
                 "runtime": 0,
                 "data": {
@@ -1179,7 +1354,11 @@ def test_empty_result_keeps_its_columns(src: RedashSource, mock: responses.Reque
 
 def test_one_source_shared_by_threads(src: RedashSource, mock: responses.RequestsMock) -> None:
     add_data_sources(mock)
-    mock.post(f"{BASE}/api/query_results", json=body("post_query_results_cache_hit"))
+    mock.add_callback(
+        responses.POST,
+        f"{BASE}/api/query_results",
+        callback=echoed(mock, body("post_query_results_cache_hit")),
+    )
     results: list[int] = []
     errors: list[BaseException] = []
 
@@ -1533,6 +1712,9 @@ def one(ptype: str, value: Any, template: str = "SELECT '{{ p }}'", **extra: Any
         ("d_last_60_days", "2024-01-31", "2024-03-31"),
         ("d_last_90_days", "2024-01-01", "2024-03-31"),
         ("d_last_12_months", "2023-03-31", "2024-03-31"),
+        ("d_last_2_years", "2022-03-31", "2024-03-31"),
+        ("d_last_3_years", "2021-03-31", "2024-03-31"),
+        ("d_last_10_years", "2014-03-31", "2024-03-31"),
     ],
 )
 def test_relative_date_ranges(preset: str, start: str, end: str) -> None:
@@ -1544,10 +1726,16 @@ def test_relative_ranges_with_times() -> None:
         "start": "2024-03-31 14:45",
         "end": "2024-03-31 15:45",
     }
+    # Current Redash (DateRangeParameter.js, untilNow) ends the "last N" ranges at now.
     assert one("datetime-range-with-seconds", "d_last_7_days") == {
         "start": "2024-03-24 00:00:00",
-        "end": "2024-03-31 23:59:59",
+        "end": "2024-03-31 15:45:30",
     }
+    assert one("datetime-range", "d_last_12_months") == {
+        "start": "2023-03-31 00:00",
+        "end": "2024-03-31 15:45",
+    }
+    assert one("datetime-range", "d_today")["end"] == "2024-03-31 23:59"  # not a "last N"
     assert one("datetime-range", "d_last_24_hours")["start"] == "2024-03-30 15:45"
     assert one("datetime-range", "d_last_8_hours")["start"] == "2024-03-31 07:45"
     dates, ranges = relative_dates()
@@ -1673,3 +1861,104 @@ def test_samples_match_the_reference_files() -> None:
         pytest.skip("reference/redash-samples is not next to this checkout")
     for path in sorted(folder.glob("*.json")):
         assert orjson.loads(path.read_bytes()) == sample(path.stem), path.name
+
+
+# -- retrieved_at ------------------------------------------------------------------------------
+
+UTC_8 = dt.datetime(2024, 5, 1, 8, 0, 0, 123000, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-05-01T10:00:00.123+02:00",
+        "2024-05-01T03:00:00.123-05:00",
+        "2024-05-01T08:00:00.123Z",
+        "2024-05-01T08:00:00.123",  # naive: UTC, as Redash writes it
+        dt.datetime(2024, 5, 1, 10, 0, 0, 123000, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+    ],
+)
+def test_retrieved_at_is_converted_to_utc(value: Any) -> None:
+    """An offset is converted (the instant kept), never just relabelled as UTC."""
+    from thsources.jsonrows import decode_query_result
+
+    parsed = parse_time(value)
+    assert parsed == UTC_8 and parsed is not None and parsed.utcoffset() == dt.timedelta(0)
+    if isinstance(value, str):
+        qr = {"id": 1, "retrieved_at": value, "data": {"columns": [], "rows": []}}
+        _, result = decode_query_result(orjson.dumps({"query_result": qr}))
+        assert result.meta.retrieved_at == UTC_8
+        assert result.meta.retrieved_at.utcoffset() == dt.timedelta(0)
+
+
+def test_retrieved_at_of_an_offset_reaches_the_result(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    answer = body("post_query_results_cache_hit")
+    answer["query_result"]["retrieved_at"] = "2024-05-01T10:00:00.123+02:00"
+    add_data_sources(mock)
+    mock.add_callback(responses.POST, f"{BASE}/api/query_results", callback=echoed(mock, answer))
+    res = src.query("SELECT 1", max_age=60)
+    assert res.meta.retrieved_at == UTC_8
+    assert str(res.meta.retrieved_at.tzinfo) == "UTC"
+
+
+# -- tables() ----------------------------------------------------------------------------------
+
+
+def schema_job(status: int, result: Any = None, error: Any = "") -> Any:
+    return {"job": {"id": "schema-job", "status": status, "error": error, "result": result}}
+
+
+SCHEMA: Final = [
+    {"name": "job", "columns": [{"name": "id", "type": "integer"}, "result"]},
+    {"name": "push", "columns": [{"name": "author", "type": "character varying"}]},
+    {"name": "stats.daily", "columns": [{"name": "day", "type": "date"}]},
+]
+
+
+def test_tables_from_the_cached_schema(src: RedashSource, mock: responses.RequestsMock) -> None:
+    add_data_sources(mock)
+    mock.get(f"{BASE}/api/data_sources/1/schema", json={"schema": SCHEMA})
+    res = src.tables()
+    assert res.column_names == ["table_name", "column_name", "data_type"]
+    assert [c.type for c in res.columns] == ["string"] * 3
+    assert res.records() == [
+        {"table_name": "job", "column_name": "id", "data_type": "integer"},
+        {"table_name": "job", "column_name": "result", "data_type": None},
+        {"table_name": "push", "column_name": "author", "data_type": "character varying"},
+        {"table_name": "stats.daily", "column_name": "day", "data_type": "date"},
+    ]
+    assert calls(mock)[-1][:2] == ("GET", "/api/data_sources/1/schema")
+
+
+def test_tables_through_a_schema_job(src: RedashSource, mock: responses.RequestsMock) -> None:
+    add_data_sources(mock)
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(2))
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(3, SCHEMA))
+    res = src.tables()
+    assert len(res) == 4 and res.records()[0]["table_name"] == "job"
+    assert [p for m, p, _ in calls(mock)].count("/api/jobs/schema-job") == 2
+
+
+def test_a_failed_schema_job_is_a_query_error(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    add_data_sources(mock)
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    error = {"code": 2, "message": "Error retrieving schema", "details": "permission denied"}
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(4, error=error))
+    with raises(QueryError, match="could not read the schema: Error retrieving schema: perm"):
+        src.tables()
+    assert all(m != "DELETE" for m, _, _ in calls(mock))
+
+
+def test_a_schema_job_past_the_deadline_is_cancelled(mock: responses.RequestsMock) -> None:
+    add_data_sources(mock)
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(2))
+    mock.delete(f"{BASE}/api/jobs/schema-job", json=None)
+    with make_source(timeout=0.2) as s, raises(QueryTimeout, match="was cancelled"):
+        s.tables()
+    assert calls(mock)[-1][:2] == ("DELETE", "/api/jobs/schema-job")

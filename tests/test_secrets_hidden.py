@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -195,9 +196,24 @@ def _group_readable() -> Any:
         config.chmod(0o600)
 
 
+def _without_polars() -> Any:
+    """Result.to_polars() on a machine where polars cannot be imported."""
+    res = _source("stmo").query("SELECT 1 AS one")
+    saved = sys.modules.get("polars")
+    sys.modules["polars"] = None  # type: ignore[assignment]
+    try:
+        return res.to_polars()
+    finally:
+        if saved is None:
+            del sys.modules["polars"]
+        else:
+            sys.modules["polars"] = saved
+
+
 ERRORS: Final[list[tuple[type[errors.ThsourcesError], Callable[[], Any]]]] = [
     (errors.ConfigError, _group_readable),
     (errors.ConfigError, lambda: thsources.connect("stmp")),
+    (errors.MissingDependency, _without_polars),
     (errors.ParameterError, lambda: _source("stmo").run_saved(3, {"result": "nonsense"})),
     (errors.UnsupportedQuery, lambda: thsources.run("pushes", source=_source("bq"))),
     (errors.UnsupportedQuery, lambda: _source("stmo").tables()),

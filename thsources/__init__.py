@@ -12,14 +12,15 @@ Importing this package loads neither pandas, pyarrow nor duckdb; they load on fi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .errors import (
     AuthenticationError,
     ConfigError,
+    MissingDependency,
     NotFound,
     ParameterError,
     PermissionDenied,
@@ -35,6 +36,9 @@ from .errors import (
 from .result import Column, Result, ResultMeta
 from .sources.base import Job, JobState, Source
 
+if TYPE_CHECKING:
+    from .catalog import NamedQuery
+
 try:
     __version__ = version("thsources")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -46,6 +50,7 @@ __all__ = [
     "ConfigError",
     "Job",
     "JobState",
+    "MissingDependency",
     "NotFound",
     "ParameterError",
     "PermissionDenied",
@@ -63,6 +68,7 @@ __all__ = [
     "__version__",
     "connect",
     "errors",
+    "queries",
     "run",
 ]
 
@@ -87,16 +93,31 @@ def run(
     source: Source | str | None = None,
     max_age: float = 0,
     timeout: float | None = None,
+    progress: Callable[[Any], None] | None = None,
 ) -> Result:
-    """Run the named query ``name`` (see ``thsources queries``) on ``source``.
+    """Run the named query ``name`` (see :func:`queries`) on ``source``.
 
     ``source`` is a connected source, a profile or kind name, or None for ``connect()``.
     Parameters are validated and typed against the query's declaration; the result has the
-    declared columns, in order, with their declared types.
+    declared columns, in order, with their declared types. ``progress`` is called with each
+    progress event while a remote job is waited on (sources that answer at once have none).
+    An empty result whose parameter names something absent from the data (a misspelt
+    repository) raises ``NotFound`` with close matches.
     """
     from .catalog import run_named
 
+    options: dict[str, Any] = {"max_age": max_age, "timeout": timeout}
+    if progress is not None:
+        options["progress"] = progress
     if source is None or isinstance(source, str):
         with connect(source) as src:
-            return run_named(name, src, params, max_age=max_age, timeout=timeout)
-    return run_named(name, source, params, max_age=max_age, timeout=timeout)
+            return run_named(name, src, params, **options)
+    return run_named(name, source, params, **options)
+
+
+def queries() -> list[NamedQuery]:
+    """Every named query :func:`run` knows, sorted by name: ``.name``, ``.description``,
+    ``.params`` (name, type, default, bounds) and ``.columns`` (the output contract)."""
+    from .catalog import list_queries
+
+    return list_queries()

@@ -10,7 +10,12 @@ added with ``THSOURCES_QUERIES_PATH`` (``os.pathsep``-separated).
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import inspect
+import math
 import os
+import re
+import time
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,9 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .coltypes import arrow_type, check_type
-from .errors import ConfigError, ParameterError, QueryError, UnsupportedQuery
+from .errors import ConfigError, NotFound, ParameterError, QueryError, UnsupportedQuery
 from .result import Column, Result
-from .sqlbind import placeholders
+from .sqlbind import check_mapping, did_you_mean, placeholders, to_python
 
 if TYPE_CHECKING:
     from .sources.base import Source
@@ -46,39 +51,118 @@ VARIANTS_FOR_DIALECT: Final[dict[str, tuple[str, ...]]] = {
     "postgresql": ("postgresql",),
     "mysql": ("mysql",),
     "bigquery": ("bigquery",),
+    "rest": ("rest",),
+    "jx": ("activedata",),  # activedata.json: JX, see thsources.jx.named
 }
 _MISSING: Final = object()
+_IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LOOKUP: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
+_PARAM_KEYS: Final = frozenset(
+    [
+        "name",
+        "type",
+        "default",
+        "optional",
+        "description",
+        "min",
+        "max",
+        "pattern",
+        "lookup",
+        "suggest",
+    ]
+)
+# How each dialect spells a cast to text, for the one query that checks lookups.
+_TEXT_TYPE: Final = {
+    "postgresql": "VARCHAR",
+    "duckdb": "VARCHAR",
+    "mysql": "CHAR",
+    "bigquery": "STRING",
+}
 
 
 @dataclass(frozen=True)
 class Param:
-    """A declared parameter; ``required`` ones have no default (``optional`` defaults to null)."""
+    """A declared parameter; ``required`` ones have no default (``optional`` defaults to null).
+
+    ``minimum``/``maximum`` bound numbers (``min``/``max`` in query.toml); ``pattern`` is a
+    regular expression a string (or each item of a list) must match in full; ``lookup``
+    (``"table.column"``) names where the value lives in the data, so an empty result can say
+    that the value does not exist; ``suggest`` (default true) lets that check fetch the
+    column's distinct values to propose close matches (false for big tables: existence only).
+    """
 
     name: str
     type: str
     default: Any = _MISSING
     description: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+    lookup: str | None = None
+    suggest: bool = True
 
     @property
     def required(self) -> bool:
         return self.default is _MISSING
 
+    @property
+    def is_list(self) -> bool:
+        return self.type.endswith("[]")
+
     def coerce(self, value: Any) -> Any:
-        """The value as this parameter's type; strings (from the CLI) are parsed."""
+        """The value as this parameter's type; strings (from the CLI) are parsed.
+
+        numpy and pandas values are taken by value (as in ``query()``); leading and trailing
+        blanks are dropped; a list for a one-value parameter is refused, not truncated.
+        """
+        try:
+            value = to_python(value)
+        except ParameterError as exc:
+            raise ParameterError(f"parameter {self.name!r}: {exc.message}") from None
         if value is None:
             return None
         base = self.type.removesuffix("[]")
-        if self.type.endswith("[]"):
+        if self.is_list:
             items = value.split(",") if isinstance(value, str) else value
-            if not isinstance(items, list | tuple | set | frozenset):
+            if not isinstance(items, list):
                 raise self._error(value, f"a list of {base}s (or a comma-separated string)")
-            out = [
-                _coerce_scalar(self, base, v.strip() if isinstance(v, str) else v) for v in items
-            ]
+            out = [self._scalar(base, v, value) for v in items]
             if not out:
                 raise self._error(value, f"at least one {base}")
             return out
-        return _coerce_scalar(self, base, value)
+        if isinstance(value, list):
+            shown = ", ".join(repr(v) for v in value)
+            raise ParameterError(
+                f"parameter {self.name!r} takes one {base}, got {len(value)} values ({shown}); "
+                "give it once, with one value"
+            )
+        return self._scalar(base, value, value)
+
+    def _scalar(self, base: str, value: Any, whole: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value and self.is_list:
+                raise ParameterError(
+                    f"parameter {self.name!r} has an empty item in {whole!r}; "
+                    "separate the values with single commas"
+                )
+        out = _coerce_scalar(self, base, value)
+        if out is None:
+            return None
+        if self.pattern is not None and not re.fullmatch(self.pattern, out):
+            hint = "; it takes one value, not a list" if "," in out and not self.is_list else ""
+            raise ParameterError(
+                f"parameter {self.name!r} must match {self.pattern!r}, got {out!r}{hint}"
+            )
+        if self.minimum is not None and out < self.minimum:
+            raise ParameterError(
+                f"parameter {self.name!r} must be at least {self.minimum:g}, got {out!r}"
+            )
+        if self.maximum is not None and out > self.maximum:
+            raise ParameterError(
+                f"parameter {self.name!r} must be at most {self.maximum:g}, got {out!r}"
+            )
+        return out
 
     def _error(self, value: Any, expected: str) -> ParameterError:
         return ParameterError(f"parameter {self.name!r} must be {expected}, got {value!r}")
@@ -93,45 +177,67 @@ def _coerce_scalar(param: Param, base: str, value: Any) -> Any:
         if base == "integer":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise TypeError
+            if not isinstance(value, int | float | str | decimal.Decimal):
+                raise TypeError
             return int(value)
         if base == "float":
-            if isinstance(value, bool):
+            if not isinstance(value, int | float | str | decimal.Decimal) or isinstance(
+                value, bool
+            ):
                 raise TypeError
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError
+            return number
         if base == "boolean":
             if isinstance(value, bool):
                 return value
-            text = str(value).strip().lower()
-            if text in ("true", "1", "yes", "on"):
-                return True
-            if text in ("false", "0", "no", "off"):
-                return False
+            if isinstance(value, int) and value in (0, 1):
+                return bool(value)
+            if isinstance(value, str) and value.lower() in _BOOL_WORDS:
+                return _BOOL_WORDS[value.lower()]
             raise ValueError
         if base == "date":
             if isinstance(value, dt.datetime):
                 raise TypeError
             if isinstance(value, dt.date):
                 return value
-            return dt.date.fromisoformat(str(value))
+            if not isinstance(value, str):
+                raise TypeError
+            return dt.date.fromisoformat(value)
         if base == "datetime":
             if isinstance(value, dt.datetime):
                 parsed = value
             elif isinstance(value, dt.date):
                 parsed = dt.datetime(value.year, value.month, value.day)
+            elif isinstance(value, str):
+                parsed = dt.datetime.fromisoformat(value)
             else:
-                parsed = dt.datetime.fromisoformat(str(value))
+                raise TypeError
             return parsed if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
     except (TypeError, ValueError, OverflowError):
         pass
     expected = {
         "string": "a string",
         "integer": "an integer",
-        "float": "a number",
+        "float": "a finite number",
         "boolean": "true or false",
         "date": "a date (YYYY-MM-DD)",
         "datetime": "a datetime (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, UTC unless an offset is given)",
     }[base]
     raise param._error(value, expected)
+
+
+_BOOL_WORDS: Final = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
 
 
 @dataclass(frozen=True)
@@ -180,19 +286,21 @@ def _parse(folder: Path) -> NamedQuery:
         spec = tomllib.loads(spec_file.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read the named query {spec_file}: {exc}") from None
-    params = []
-    for p in spec.get("params", []):
-        ptype = p.get("type", "string")
-        if ptype not in PARAM_TYPES:
-            raise ConfigError(
-                f"{spec_file}: parameter {p.get('name')!r} has unknown type {ptype!r}"
-            )
-        default = None if p.get("optional") else p.get("default", _MISSING)
-        params.append(Param(p["name"], ptype, default, p.get("description", "")))
+    params = [_parse_param(spec_file, p) for p in spec.get("params", [])]
     columns = tuple(Column(c["name"], check_type(c["type"])) for c in spec.get("columns", []))
     variants = {f.stem: f.read_text(encoding="utf-8") for f in sorted(folder.glob("*.sql"))}
     declared = {p.name for p in params}
+    jx_file = folder / "activedata.json"
+    if jx_file.is_file():
+        from .jx.named import eval_names, parse_variant
+
+        text = jx_file.read_text(encoding="utf-8")
+        if not eval_names(parse_variant(text, str(jx_file))) <= declared:
+            raise ConfigError(f"{jx_file}: $eval names a parameter that is not declared")
+        variants["activedata"] = text
     for vname, sql in variants.items():
+        if vname == "activedata":
+            continue
         dialect = vname if vname in VARIANTS_FOR_DIALECT else "postgresql"
         used = set(placeholders(sql, dialect))
         if used != declared:
@@ -200,6 +308,9 @@ def _parse(folder: Path) -> NamedQuery:
                 f"{folder / (vname + '.sql')}: placeholders {sorted(used)} do not match the "
                 f"declared parameters {sorted(declared)}"
             )
+    rest = folder / "rest.toml"  # a REST variant: a source method and parameter mapping
+    if rest.is_file():
+        variants["rest"] = rest.read_text(encoding="utf-8")
     return NamedQuery(
         name=folder.name,
         description=spec.get("description", "").strip(),
@@ -209,6 +320,68 @@ def _parse(folder: Path) -> NamedQuery:
         variants=variants,
         folder=folder,
     )
+
+
+def _parse_param(spec_file: Path, p: Mapping[str, Any]) -> Param:
+    """One ``[[params]]`` entry, checked: a typo in a key or a bad default is a ConfigError."""
+    name = p.get("name")
+    where = f"{spec_file}: parameter {name!r}"
+    if not isinstance(name, str) or not _IDENT.fullmatch(name):
+        raise ConfigError(f"{where}: the name must be a plain identifier")
+    unknown = sorted(set(p) - _PARAM_KEYS)
+    if unknown:
+        hint = did_you_mean(unknown[0], _PARAM_KEYS)
+        raise ConfigError(
+            f"{where} has unknown key(s) {', '.join(unknown)}{hint and ' (' + hint + ')'}; "
+            f"known: {', '.join(sorted(_PARAM_KEYS))}"
+        )
+    ptype = p.get("type", "string")
+    if ptype not in PARAM_TYPES:
+        raise ConfigError(
+            f"{where} has unknown type {ptype!r}; use one of {', '.join(PARAM_TYPES)}"
+        )
+    base = ptype.removesuffix("[]")
+    if ("min" in p or "max" in p) and base not in ("integer", "float"):
+        raise ConfigError(f"{where}: min and max apply to integer and float parameters only")
+    for key in ("min", "max"):
+        if key in p and (isinstance(p[key], bool) or not isinstance(p[key], int | float)):
+            raise ConfigError(f"{where}: {key} must be a number, not {p[key]!r}")
+    if ("pattern" in p) and base != "string":
+        raise ConfigError(f"{where}: pattern applies to string parameters only")
+    lookup = p.get("lookup")
+    if lookup is not None and (
+        not isinstance(lookup, str)
+        or not _LOOKUP.fullmatch(lookup)
+        or base not in ("string", "integer")
+    ):
+        raise ConfigError(
+            f'{where}: lookup must be "table.column" on a string or integer parameter'
+        )
+    pattern = p.get("pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            raise ConfigError(
+                f"{where}: pattern {pattern!r} is not a regular expression: {exc}"
+            ) from None
+    param = Param(
+        name,
+        ptype,
+        None if p.get("optional") else p.get("default", _MISSING),
+        p.get("description", ""),
+        minimum=p.get("min"),
+        maximum=p.get("max"),
+        pattern=pattern,
+        lookup=lookup,
+        suggest=bool(p.get("suggest", True)),
+    )
+    if not param.required:
+        try:
+            param.coerce(param.default)
+        except ParameterError as exc:
+            raise ConfigError(f"{where}: the default does not fit: {exc}") from None
+    return param
 
 
 @cache
@@ -231,25 +404,28 @@ def list_queries() -> list[NamedQuery]:
 
 
 def get(name: str) -> NamedQuery:
-    """The named query ``name`` or a ``ConfigError`` listing the known ones."""
+    """The named query ``name`` or a ``ConfigError`` naming close matches and the known ones."""
     queries = {q.name: q for q in list_queries()}
     try:
         return queries[name]
     except KeyError:
+        hint = did_you_mean(name, queries)
         raise ConfigError(
-            f"no named query {name!r}; known: {', '.join(sorted(queries))} "
-            "(`thsources queries` lists them with their parameters)"
+            f"no named query {name!r}{' (' + hint + ')' if hint else ''}; known: "
+            f"{', '.join(sorted(queries))} (`thsources queries` lists them with their parameters)"
         ) from None
 
 
 def bind_params(query: NamedQuery, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Validate ``params`` against the declaration; fill defaults; coerce types."""
-    params = dict(params or {})
+    params = dict(check_mapping(params))
     declared = {p.name: p for p in query.params}
     unknown = sorted(set(params) - set(declared))
     if unknown:
+        hint = did_you_mean(unknown[0], declared)
         raise ParameterError(
-            f"named query {query.name!r} has no parameter(s) {', '.join(unknown)}; "
+            f"named query {query.name!r} has no parameter(s) {', '.join(unknown)}"
+            f"{' (' + hint + ')' if hint else ''}; "
             f"its parameters: {', '.join(declared) or 'none'}"
         )
     out: dict[str, Any] = {}
@@ -316,12 +492,110 @@ def run_named(
     timeout: float | None = None,
     **query_options: Any,
 ) -> Result:
-    """Run named query ``name`` on ``source``; the result matches the declared columns."""
+    """Run named query ``name`` on ``source``; the result matches the declared columns.
+
+    A result with no rows is checked once against the data: a parameter that names
+    something that does not exist there (``lookup`` in query.toml) raises ``NotFound`` with
+    close matches, instead of an empty answer to a typo. ``progress`` (in ``query_options``)
+    reaches sources whose ``query`` accepts it and is dropped for the others.
+    """
     query = get(name)
     bound = bind_params(query, params)
-    _, sql = query.variant_for(source.dialect)
+    variant, sql = query.variant_for(source.dialect)
+    if variant == "rest":
+        # A REST variant names an entity call, not SQL: the source maps it (no lookups).
+        spec = tomllib.loads(sql)
+        result = source.run_rest(spec, bound, timeout=timeout)  # type: ignore[attr-defined]
+        return conform(query, result)
+    if variant == "activedata":
+        from .jx.named import parse_variant, run_variant
+
+        result = run_variant(
+            parse_variant(sql, variant),
+            bound,
+            lambda jx, p: source.query(jx, p, max_age=max_age, timeout=timeout),  # type: ignore[arg-type]
+        )
+        return conform(query, result)
+    if "progress" in query_options and not _accepts(source, "progress"):
+        query_options.pop("progress")
+    started = time.monotonic()
     result = source.query(sql, bound, max_age=max_age, timeout=timeout, **query_options)
+    if len(result) == 0:
+        remaining = None if timeout is None else timeout - (time.monotonic() - started)
+        if remaining is None or remaining > 0:
+            _check_lookups(query, source, bound, max_age, remaining, query_options)
     return conform(query, result)
+
+
+def _accepts(source: Source, option: str) -> bool:
+    try:
+        return option in inspect.signature(source.query).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+
+
+def _check_lookups(
+    query: NamedQuery,
+    source: Source,
+    bound: Mapping[str, Any],
+    max_age: float,
+    timeout: float | None,
+    query_options: Mapping[str, Any],
+) -> None:
+    """Raise ``NotFound`` when a looked-up parameter value is not in the data (one query)."""
+    checks = [
+        (p, values)
+        for p in query.params
+        if p.lookup is not None
+        and (values := [v for v in _as_list(bound.get(p.name)) if v is not None])
+    ]
+    if not checks or source.dialect not in _TEXT_TYPE:  # a source that speaks no SQL
+        return
+    cast = _TEXT_TYPE[source.dialect]
+    selects: list[str] = []
+    lookup_params: dict[str, Any] = {}
+    for i, (p, values) in enumerate(checks):
+        assert p.lookup is not None
+        table, column = p.lookup.split(".")
+        select = f"SELECT DISTINCT {i} AS k, CAST({column} AS {cast}) AS v FROM {table}"
+        if not p.suggest:
+            select += f" WHERE {column} IN :lookup_{i}"
+            lookup_params[f"lookup_{i}"] = values
+        selects.append(select)
+    found: dict[int, set[str]] = {i: set() for i in range(len(checks))}
+    answer = source.query(
+        "\nUNION ALL\n".join(selects),
+        lookup_params,
+        max_age=max_age,
+        timeout=timeout,
+        **query_options,
+    )
+    for row in answer.rows():
+        if row[1] is not None:
+            found[int(row[0])].add(str(row[1]))
+    problems = []
+    for i, (p, values) in enumerate(checks):
+        for value in values:
+            if str(value) in found[i]:
+                continue
+            text = f"no {p.name} {value!r} in {p.lookup}"
+            if p.suggest and isinstance(value, str):
+                hint = did_you_mean(value, found[i])
+                if hint:
+                    text += f" ({hint})"
+                elif 0 < len(found[i]) <= 12:
+                    text += f" (known: {', '.join(sorted(found[i]))})"
+            problems.append(text)
+    if problems:
+        raise NotFound(
+            f"named query {query.name!r} found no rows: {'; '.join(problems)} "
+            f"(on source {source.name!r})",
+            source=source.name,
+        )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def describe_params(params: Sequence[Param]) -> str:

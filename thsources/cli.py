@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     _global(sc, top=False)
 
     se = sub.add_parser("serve", help="run a service emulator on 127.0.0.1 (for testing)")
-    se.add_argument("service", choices=["redash"])
+    se.add_argument("service", choices=["redash", "treeherder", "activedata"])
     se.add_argument("--port", type=int, default=0, help="port (default: any free one)")
     se.add_argument(
         "--job-duration", type=float, default=0.0, help="seconds each query takes at least"
@@ -158,13 +158,20 @@ def one_line(message: str) -> str:
     return " ".join(p for p in parts if p and set(p) != {"^"})
 
 
-def _params(pairs: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _params(pairs: Sequence[str]) -> dict[str, str | list[str]]:
+    """``-p`` values by name: a string, or a list when a name is repeated (one item per
+    ``-p``), which list parameters take and scalar ones refuse."""
+    out: dict[str, str | list[str]] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             raise ParameterError(f"parameter {pair!r} is not NAME=VALUE; write -p name=value")
-        out[name.strip()] = value
+        if name not in out:
+            out[name] = value
+        else:
+            seen = out[name]
+            out[name] = [*seen, value] if isinstance(seen, list) else [seen, value]
     return out
 
 
@@ -376,6 +383,16 @@ def _list_sources(stdout: TextIO) -> None:
 
 
 def _serve(args: argparse.Namespace, stdout: TextIO) -> None:
+    if args.service == "treeherder":
+        from .testing import TreeherderEmulator
+
+        TreeherderEmulator(args.database, port=args.port).serve_forever()
+        return
+    if args.service == "activedata":
+        from .testing import ActiveDataEmulator
+
+        ActiveDataEmulator(args.database, port=args.port).serve_forever()
+        return
     from .testing import RedashEmulator
 
     emulator = RedashEmulator(

@@ -62,6 +62,9 @@ def canonical_from_arrow(t: pa.DataType) -> ColumnType:
         if t.extension_name == "arrow.json":
             return "json"
         t = t.storage_type
+    if pat.is_dictionary(t):
+        # DuckDB's ENUM: the type of its values.
+        return canonical_from_arrow(t.value_type)
     if pat.is_boolean(t):
         return "boolean"
     if pat.is_integer(t):
@@ -96,23 +99,128 @@ def _json_text(value: Any) -> str | None:
     return orjson.dumps(value, default=str).decode()
 
 
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+
+
 def _whole(value: Any) -> int | None:
-    """An integer column's value; a fraction is refused, never truncated."""
+    """An integer column's value; a fraction or a value beyond int64 is refused, never
+    truncated or wrapped."""
     if value is None:
         return None
     if isinstance(value, float) and not value.is_integer():
         raise ValueError(f"{value!r} is not a whole number, so it cannot be an integer")
-    return int(value)
+    number = int(value)
+    if not _INT64_MIN <= number <= _INT64_MAX:
+        raise ValueError(f"{number} does not fit an integer column (64 bits); use a string column")
+    return number
+
+
+_DAY_US: Final = 86_400_000_000
 
 
 def _interval_text(value: Any) -> str | None:
+    """An interval as Python prints a timedelta (``-1 day, 23:59:59.5``), for any size.
+
+    pyarrow's MonthDayNano counts months as 30 days, as PostgreSQL's justify does. The text
+    is built with integers because an interval can be longer than a timedelta can hold.
+    """
     if value is None:
         return None
     if isinstance(value, dt.timedelta):
         return str(value)
-    # pyarrow's MonthDayNano: months are counted as 30 days, as PostgreSQL's justify does.
     months, days, nanos = value
-    return str(dt.timedelta(days=months * 30 + days, microseconds=nanos // 1000))
+    total = (months * 30 + days) * _DAY_US + nanos // 1000
+    whole_days, rest = divmod(total, _DAY_US)
+    seconds, micros = divmod(rest, 1_000_000)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    clock = f"{hours}:{minutes:02d}:{seconds:02d}" + (f".{micros:06d}" if micros else "")
+    if whole_days:
+        return f"{whole_days} day{'' if abs(whole_days) == 1 else 's'}, {clock}"
+    return clock
+
+
+def arrow_column(
+    arr: pa.Array | pa.ChunkedArray, ctype: str | None = None
+) -> tuple[ColumnType, Any]:
+    """The canonical type and Arrow column for one column of an Arrow table.
+
+    ``ctype`` is the type asked for; without it the Arrow type decides. Whole numbers wider
+    than 64 bits (DuckDB's HUGEINT and UBIGINT, ``numeric(38,0)``, the SUM of integers) are
+    an integer column when every value fits, else a string column of their exact digits:
+    never a crash, never a wrapped or rounded number.
+    """
+    import pyarrow as pa
+
+    chosen = check_type(ctype or canonical_from_arrow(arr.type))
+    wide = pa.types.is_decimal(arr.type) or pa.types.is_unsigned_integer(arr.type)
+    if ctype is None and chosen == "integer" and wide:
+        try:
+            return chosen, to_arrow_array(arr, chosen)
+        except pa.ArrowInvalid:
+            return "string", arr.cast(pa.string())
+    if ctype is None and chosen in ("datetime", "date") and _beyond_python(arr):
+        return "string", pa.array(_far_time_texts(arr), type=pa.string())
+    return chosen, to_arrow_array(arr, chosen)
+
+
+# What Python's datetime can hold: 0001-01-01 to 9999-12-31 (as seconds and days from 1970).
+_PY_SECONDS: Final = (-62_135_596_800, 253_402_300_800)
+_PY_DAYS: Final = (-719_162, 2_932_897)
+_PER_SECOND: Final = {"s": 1, "ms": 1_000, "us": 1_000_000}
+_INFINITIES: Final = {2**63 - 1: "infinity", -(2**63) + 1: "-infinity"} | {
+    2**31 - 1: "infinity",
+    -(2**31) + 1: "-infinity",
+}
+
+
+def _storage(arr: Any) -> tuple[Any, str] | None:
+    """The integers under a timestamp or date column and their numpy unit, if any value
+    could be beyond Python's datetime."""
+    import pyarrow as pa
+
+    t = arr.type
+    if pa.types.is_timestamp(t) and t.unit in _PER_SECOND:
+        return arr.cast(pa.int64()), t.unit
+    if pa.types.is_date32(t):
+        return arr.cast(pa.int32()), "D"
+    return None
+
+
+def _beyond_python(arr: Any) -> bool:
+    """Whether a timestamp or date column holds values before year 1 or after 9999
+    (PostgreSQL's and DuckDB's ``infinity`` among them), which records could not hold."""
+    import pyarrow.compute as pc
+
+    found = _storage(arr)
+    if found is None:
+        return False
+    storage, unit = found
+    if unit == "D":
+        low, high = _PY_DAYS
+    else:
+        low, high = (bound * _PER_SECOND[unit] for bound in _PY_SECONDS)
+    extremes = pc.min_max(storage)
+    least, most = extremes["min"].as_py(), extremes["max"].as_py()
+    return least is not None and (least < low or most >= high)
+
+
+def _far_time_texts(arr: Any) -> list[str | None]:
+    """Such a column as text: ``infinity``/``-infinity``, else ISO 8601 with the year as
+    long as it needs (numpy prints any year)."""
+    import numpy as np
+
+    found = _storage(arr)
+    assert found is not None
+    storage, unit = found
+    numpy_unit: Any = unit  # numpy's stubs want a literal unit
+    return [
+        None
+        if v is None
+        else _INFINITIES.get(v) or str(np.datetime64(v, numpy_unit)) + ("" if unit == "D" else "Z")
+        for v in storage.to_pylist()
+    ]
 
 
 def _parse_datetime(value: Any) -> dt.datetime | None:

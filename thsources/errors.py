@@ -3,21 +3,28 @@
 Every error a user can see derives from :class:`ThsourcesError`::
 
     ThsourcesError
-    ├── ConfigError          no such profile or source kind, missing key, unsafe config file
-    ├── ParameterError       missing, unknown or ill-typed parameter
-    ├── UnsupportedQuery     this source cannot run this query
+    ├── ConfigError          no such profile or source kind, missing key, unsafe config file,
+    │   │                    a local ``path`` that is not a DuckDB database
+    │   └── MissingDependency     an optional package is not installed (also an ImportError)
+    ├── ParameterError       missing, unknown or ill-typed parameter or timeout (also a ValueError)
+    ├── UnsupportedQuery     this source cannot run this query (or has no schema listing)
     ├── SourceError          talking to the source failed
     │   ├── AuthenticationError   bad or missing credentials
-    │   ├── PermissionDenied      credentials fine, access refused
-    │   ├── NotFound              no such saved query, result, data source, table
-    │   ├── SourceUnavailable     connection errors or 5xx, after retries
+    │   ├── PermissionDenied      credentials fine, access refused (a write on a read-only source)
+    │   ├── NotFound              no such saved query, result, data source, table (a LookupError)
+    │   ├── SourceUnavailable     connection errors or 5xx, after retries; a locked database file
     │   └── ProtocolError         a 2xx response of the wrong shape
     └── QueryError           the source ran the query and it failed; .message is the server's text
-        ├── QueryTimeout          the caller's deadline passed; the remote job was cancelled
+        ├── QueryTimeout          deadline passed; the job was cancelled (a TimeoutError)
         └── QueryCancelled        the job was cancelled by job.cancel() or on the server
 
-Messages never carry secrets: sources pass every text through the redactor of their
-HTTP session before raising, and ``__repr__`` shows only the class and message.
+The extra bases let plain Python code catch them as it would the built-in kinds
+(``except ValueError`` around parameters, ``except TimeoutError`` around a deadline).
+
+Each error has ``.source`` and ``.job_id`` where known, and ``.query``: the SQL that failed
+(as sent, parameters bound) when there was one. ``.query`` is kept out of ``str()`` and
+``repr()``, which stay one short line. Messages never carry secrets: sources pass every text
+through the redactor of their HTTP session before raising.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationError",
     "ConfigError",
+    "MissingDependency",
     "NotFound",
     "ParameterError",
     "PermissionDenied",
@@ -50,12 +58,14 @@ class ThsourcesError(Exception):
         source: str | None = None,
         job_id: str | None = None,
         status_code: int | None = None,
+        query: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.source = source
         self.job_id = job_id
         self.status_code = status_code
+        self.query = query
 
     def __str__(self) -> str:
         return self.message
@@ -68,7 +78,11 @@ class ConfigError(ThsourcesError):
     """No such profile or source kind, a missing key, an unsafe config file."""
 
 
-class ParameterError(ThsourcesError):
+class MissingDependency(ConfigError, ImportError):
+    """An optional package a feature needs is not installed; the message says what to install."""
+
+
+class ParameterError(ThsourcesError, ValueError):
     """A parameter is missing, unknown or of the wrong type."""
 
 
@@ -88,7 +102,7 @@ class PermissionDenied(SourceError):
     """Credentials are fine but access was refused."""
 
 
-class NotFound(SourceError):
+class NotFound(SourceError, LookupError):
     """No such saved query, result, data source, repository or table."""
 
 
@@ -104,7 +118,7 @@ class QueryError(ThsourcesError):
     """The source ran the query and it failed; ``message`` is the server's text."""
 
 
-class QueryTimeout(QueryError):
+class QueryTimeout(QueryError, TimeoutError):
     """The caller's deadline passed; the remote job was cancelled where possible."""
 
 

@@ -284,6 +284,9 @@ class HttpSession:
         self._session.headers["User-Agent"] = user_agent()
         self._session.headers.update(headers or {})
         self._session.verify = verify
+        # Also passed with every request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
+        # override a session's verify (False or a bundle path) when the request gives none.
+        self._verify = verify
         self._closed = False
 
     # -- requests -----------------------------------------------------------------------------
@@ -346,6 +349,7 @@ class HttpSession:
                 "headers": headers,
                 "timeout": limits.within(deadline, grace),
                 "allow_redirects": redirects,
+                "verify": self._verify,
             }
             if body is not _UNSET:
                 # orjson: exact floats, datetimes as ISO strings, and 5-10x faster.

@@ -10,8 +10,9 @@ parse earlier chunks straight into typed columns. See docs/performance.md for th
 The fast path is only a shortcut. Whenever it cannot vouch for reading exactly what
 ``orjson.loads`` would (a parse error, a value of another JSON type than the column's, a key
 not among the columns, a row count that differs from the separators found, a json column,
-which Arrow cannot keep as text) it gives up, and the safe path (``orjson.loads``, then each
-column coerced by :func:`thsources.coltypes.to_arrow_array`) answers. :data:`STATS` tells
+which Arrow cannot keep as text, a list or object in a ``string`` column, which makes it
+json) it gives up, and the safe path (``orjson.loads``, then each column coerced by
+:func:`thsources.coltypes.to_arrow_array`) answers. :data:`STATS` tells
 which path ran and why. Both accept NaN and Infinity, as Arrow's parser does.
 
 A separator is a comma after ``}`` and before ``{`` followed by ``"`` or ``}``, whitespace
@@ -391,6 +392,8 @@ def _table_from_rows(rows: Any, columns: Sequence[ColumnSpec]) -> pa.Table:
         else:
             values = [row.get(name) for row in rows]
             target = ctype or infer_type(values)
+            if target == "string" and any(isinstance(v, list | dict) for v in values):
+                values, target = _as_json_texts(values), "json"
         try:
             arrays.append(_coerce(values, target))
         except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:
@@ -401,6 +404,17 @@ def _table_from_rows(rows: Any, columns: Sequence[ColumnSpec]) -> pa.Table:
         return pa.Table.from_arrays(arrays, names=names)
     except ValueError as exc:  # a column name Arrow cannot hold (a lone surrogate)
         raise ProtocolError(f"bad column names: {exc}") from None
+
+
+def _as_json_texts(values: list[Any]) -> list[str | None]:
+    """A ``string`` column holding lists or objects, as JSON texts for a json column.
+
+    Redash's PostgreSQL runner types ``text[]``, ``varchar[]``, ``uuid[]`` and friends as
+    ``string`` while sending JSON lists; ``str()`` would turn them into Python reprs
+    (``"['a', 'b']"``). Such a column is json, each value kept as JSON: a list stays a list,
+    a string stays that string (quoted, so that ``"1"`` never becomes the number 1).
+    """
+    return [None if v is None else orjson.dumps(v, default=str).decode() for v in values]
 
 
 def _coerce(values: Any, ctype: str) -> Any:

@@ -27,6 +27,7 @@ __all__ = [
     "PollSchedule",
     "Progress",
     "ProgressCallback",
+    "check_timeout",
     "wait_or_cancel",
 ]
 
@@ -254,3 +255,26 @@ def _cancel_quietly(cancel: Callable[[], bool], job_id: str | None, source: str 
     if done:
         return "the remote job was cancelled"
     return "the remote job could not be cancelled with these credentials"
+
+
+def check_timeout(timeout: object, default: float) -> float:
+    """The caller's ``timeout`` as seconds, or ``ParameterError`` saying what is accepted.
+
+    Every source's ``query``/``submit`` calls this first, so each value means the same
+    everywhere: ``None`` is ``default``; a positive number is that many seconds;
+    ``math.inf`` waits without limit. ``0``, negative numbers, NaN, booleans and anything
+    that is not a number are refused before a query starts: 0 would give up before asking.
+    """
+    from .errors import ParameterError
+
+    value = default if timeout is None else timeout
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or math.isnan(value)
+        or value <= 0
+    ):
+        raise ParameterError(
+            f"timeout must be a positive number of seconds (or inf for no limit), not {value!r}"
+        )
+    return float(value)

@@ -8,19 +8,28 @@ first use, never by ``import thsources``.
 from __future__ import annotations
 
 import datetime as dt
+import html
+import importlib
+import operator
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, overload
 
 import orjson
 
-from .coltypes import ColumnType, arrow_type, canonical_from_arrow, check_type, to_arrow_array
+from .coltypes import ColumnType, arrow_column, arrow_type, check_type, to_arrow_array
+from .errors import ConfigError, MissingDependency
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
 __all__ = ["Column", "Result", "ResultMeta"]
+
+HTML_MAX_ROWS: Final = 20
+"""Rows a notebook shows of a result (``_repr_html_``); ``head(n)`` shows other slices."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +129,9 @@ class Result:
         if len(set(names)) != len(names):
             names = dedupe_names(names)
         for name, arr in zip(names, table.columns, strict=True):
-            ctype = check_type(types.get(name) or canonical_from_arrow(arr.type))
+            ctype, array = arrow_column(arr, types.get(name))
             columns.append(Column(name, ctype))
-            arrays.append(to_arrow_array(arr, ctype))
+            arrays.append(array)
         schema = pa.schema([pa.field(c.name, arrow_type(c.type)) for c in columns])
         return cls(columns, pa.Table.from_arrays(arrays, schema=schema), meta)
 
@@ -150,6 +159,65 @@ class Result:
         cols = ", ".join(f"{c.name}:{c.type}" for c in self._columns)
         return f"<Result {len(self)} rows [{cols}] from {self.meta.source or 'unknown'}>"
 
+    @overload
+    def __getitem__(self, key: str) -> list[Any]: ...
+    @overload
+    def __getitem__(self, key: slice) -> Result: ...
+    @overload
+    def __getitem__(self, key: int) -> dict[str, Any]: ...
+
+    def __getitem__(self, key: str | slice | int) -> list[Any] | Result | dict[str, Any]:
+        """``res[0]`` a record (negative indices count from the end), ``res[2:5]`` a
+        Result of those rows (same columns and meta), ``res["col"]`` a column's values."""
+        if isinstance(key, str):
+            return self.column(key)
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step == 1:
+                table = self._table.slice(start, max(0, stop - start))
+            else:
+                table = self._table.take(list(range(start, stop, step)))
+            return Result(self._columns, table, self.meta)
+        if isinstance(key, bool):
+            raise TypeError("a Result is indexed by a row number, a slice or a column name")
+        try:
+            index = operator.index(key)
+        except TypeError:
+            raise TypeError(
+                "a Result is indexed by a row number, a slice or a column name, "
+                f"not {type(key).__name__}"
+            ) from None
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"row {index} is out of range: the result has {n} rows")
+        row = Result(self._columns, self._table.slice(index % n, 1), self.meta)
+        return row.records()[0]
+
+    def head(self, n: int = 5) -> Result:
+        """The first ``n`` rows (all but the last ``-n`` when negative), as pandas does."""
+        return self[:n]
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the first rows as an HTML table, then where they came from."""
+        shown = self.head(HTML_MAX_ROWS)
+        head = "".join(
+            f"<th>{html.escape(c.name)}<br><small>{html.escape(c.type)}</small></th>"
+            for c in self._columns
+        )
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(_cell_text(v))}</td>" for v in row) + "</tr>"
+            for row in shown.rows()
+        )
+        more = len(self) - len(shown)
+        notes = [f"{len(self)} row{'' if len(self) == 1 else 's'}"]
+        if more:
+            notes[0] += f" (first {len(shown)} shown)"
+        notes.extend(_meta_notes(self.meta))
+        return (
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"<p><small>{html.escape(' · '.join(notes))}</small></p>"
+        )
+
     def column(self, name: str) -> list[Any]:
         """One column's values as Python objects (datetimes UTC-aware, json parsed)."""
         for col, arr in zip(self._columns, self._table.columns, strict=True):
@@ -172,8 +240,27 @@ class Result:
         """The Arrow table (json columns use the ``arrow.json`` extension type)."""
         return self._table
 
+    def _plain_table(self) -> pa.Table:
+        """The Arrow table with json columns as their text: readers that do not know the
+        ``arrow.json`` extension type (pandas, polars) get a plain string."""
+        import pyarrow as pa
+
+        if not any(c.type == "json" for c in self._columns):
+            return self._table
+        return pa.Table.from_arrays(
+            [
+                a.cast(pa.string()) if c.type == "json" else a
+                for c, a in zip(self._columns, self._table.columns, strict=True)
+            ],
+            names=self.column_names,
+        )
+
     def to_pandas(self) -> pd.DataFrame:
-        """A DataFrame with nullable dtypes: Int64, float64, boolean, string, UTC datetimes."""
+        """A DataFrame with nullable dtypes: Int64, float64, boolean, string, UTC datetimes.
+
+        ``date`` columns are ``datetime64[ms]`` at naive midnight (missing: ``NaT``), so
+        they merge and compare with ordinary pandas dates such as ``pd.date_range``.
+        """
         import pandas as pd
         import pyarrow as pa
 
@@ -183,17 +270,10 @@ class Result:
             pa.string(): pd.StringDtype(),
         }
         json_cols = [c.name for c in self._columns if c.type == "json"]
-        table = self._table
-        if json_cols:
-            # The extension type has no pandas equivalent: hand over the storage, parse below.
-            table = pa.Table.from_arrays(
-                [
-                    a.cast(pa.string()) if c.type == "json" else a
-                    for c, a in zip(self._columns, table.columns, strict=True)
-                ],
-                names=self.column_names,
-            )
-        frame = table.to_pandas(types_mapper=mapping.get, date_as_object=True)
+        frame = self._plain_table().to_pandas(types_mapper=mapping.get, date_as_object=False)
+        for c in self._columns:
+            if c.type == "date" and str(frame[c.name].dtype) != "datetime64[ms]":
+                frame[c.name] = frame[c.name].astype("datetime64[ms]")
         for name in json_cols:
             frame[name] = pd.Series(
                 [None if v is None or v is pd.NA else orjson.loads(v) for v in frame[name]],
@@ -201,6 +281,63 @@ class Result:
                 index=frame.index,
             )
         return frame
+
+    def to_polars(self) -> Any:
+        """A polars DataFrame (json columns as their text); needs polars installed."""
+        try:
+            polars = importlib.import_module("polars")
+        except ImportError:
+            raise MissingDependency(
+                "to_polars() needs polars, which is not installed: pip install polars"
+            ) from None
+        return polars.from_arrow(self._plain_table())
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write CSV to ``path`` atomically, as ``thsources ... -o FILE.csv`` does."""
+        self._write_file("csv", path)
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> None:
+        """Write Parquet to ``path`` atomically (json columns stored as text)."""
+        self._write_file("parquet", path)
+
+    def _write_file(self, fmt: str, path: str | os.PathLike[str]) -> None:
+        from .output import check_writable, write_result
+
+        target = Path(path)
+        check_writable(target)
+        try:
+            write_result(self, fmt, path=target)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write {fmt} to {target}: {exc.strerror or exc}; choose another path"
+            ) from None
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def _meta_notes(meta: ResultMeta) -> list[str]:
+    notes = []
+    if meta.source:
+        notes.append(f"from {meta.source}")
+    if meta.job_id:
+        notes.append(f"job {meta.job_id}")
+    if meta.runtime_s is not None:
+        notes.append(f"ran {meta.runtime_s:.3g} s")
+    if meta.retrieved_at is not None:
+        notes.append(f"retrieved {_cell_text(meta.retrieved_at)}")
+    if meta.cached:
+        notes.append("cached")
+    if meta.truncated:
+        notes.append("truncated by the source")
+    return notes
 
 
 def _pylist(col: Column, arr: pa.ChunkedArray) -> list[Any]:

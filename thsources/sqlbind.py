@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import difflib
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
 from .errors import ParameterError
 
-__all__ = ["DIALECTS", "bind", "literal", "placeholders"]
+__all__ = [
+    "DIALECTS",
+    "bind",
+    "check_mapping",
+    "did_you_mean",
+    "literal",
+    "placeholders",
+    "to_python",
+]
 
 DIALECTS: Final = ("postgresql", "duckdb", "mysql", "bigquery")
 
@@ -93,10 +102,137 @@ def placeholders(sql: str, dialect: str = "postgresql") -> list[str]:
     return list(seen)
 
 
+_ARRAY_LIKE_MODULES: Final = ("numpy", "pandas")
+
+
+def to_python(value: Any) -> Any:
+    """``value`` as a plain Python value (None, bool, int, float, Decimal, str, date, datetime
+    or a list of those), so it is bound by its value, never by its ``repr``.
+
+    numpy scalars, ``np.datetime64``, ``pd.Timestamp``, ``pd.NA``/``pd.NaT``, one-dimensional
+    numpy arrays, pandas Series/Index/arrays, tuples and sets are converted; subclasses of the
+    built-in types lose their overrides (a ``float`` subclass with its own ``__repr__`` binds as
+    its number). numpy and pandas are recognised by module name: they are never imported here.
+    """
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str, decimal.Decimal, dt.date, dt.datetime):
+        return value
+    origin = kind.__module__.partition(".")[0]
+    if origin in _ARRAY_LIKE_MODULES:
+        return _from_numpy_or_pandas(value, kind.__name__)
+    if isinstance(value, bool):  # pragma: no cover - bool cannot be subclassed
+        return bool(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, decimal.Decimal):
+        return decimal.Decimal(value)
+    if isinstance(value, dt.datetime):
+        return _plain_datetime(value)
+    if isinstance(value, dt.date):
+        return dt.date(value.year, value.month, value.day)
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [to_python(v) for v in value]
+        if any(isinstance(v, list) for v in items):
+            raise ParameterError("a list parameter cannot contain lists")
+        return _sorted_set(items) if isinstance(value, set | frozenset) else items
+    if isinstance(value, Mapping):
+        raise ParameterError(
+            f"cannot bind a value of type {kind.__name__}; params is one mapping of name to "
+            "value, and each value is a str, number, bool, None, date, datetime or a list"
+        )
+    raise ParameterError(
+        f"cannot bind a value of type {kind.__name__}; use str, int, float, bool, "
+        "None, date, datetime, Decimal or a list of those (numpy and pandas values too)"
+    )
+
+
+def _sorted_set(items: list[Any]) -> list[Any]:
+    """A set's items in a stable order (the SQL text, and so a server's cache key, is stable)."""
+    return sorted(items, key=lambda v: (type(v).__name__, str(v)))
+
+
+def _plain_datetime(value: dt.datetime) -> dt.datetime:
+    if getattr(value, "nanosecond", 0):
+        raise ParameterError(
+            f"the timestamp {value} has nanoseconds, which SQL timestamps cannot hold; "
+            "round it to microseconds first (e.g. ts.floor('us'))"
+        )
+    return dt.datetime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=value.tzinfo,
+        fold=value.fold,
+    )
+
+
+def _from_numpy_or_pandas(value: Any, type_name: str) -> Any:
+    if type_name in ("NAType", "NaTType"):
+        return None
+    if isinstance(value, dt.datetime):  # pd.Timestamp
+        return _plain_datetime(value)
+    import numpy as np  # already imported: the value is a numpy or pandas object
+
+    if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            return None
+        unit = np.datetime_data(value.dtype)[0]
+        if unit in ("Y", "M", "W", "D"):
+            return to_python(value.astype("datetime64[D]").item())
+        micro = value.astype("datetime64[us]")
+        if micro != value:
+            raise ParameterError(
+                f"the timestamp {value} has nanoseconds, which SQL timestamps cannot hold; "
+                "round it to microseconds first"
+            )
+        item = micro.item()
+        if not isinstance(item, dt.datetime):
+            raise ParameterError(f"the timestamp {value} is outside the years 1 to 9999")
+        return item
+    if isinstance(value, np.generic):
+        if isinstance(value, np.timedelta64 | np.complexfloating | np.void):
+            raise ParameterError(f"cannot bind a value of type numpy.{type_name}")
+        return to_python(value.item())
+    ndim = getattr(value, "ndim", None)
+    if ndim == 0 and hasattr(value, "item"):
+        return to_python(value.item())
+    if ndim == 1:
+        return [to_python(v) for v in value]
+    if isinstance(ndim, int):
+        raise ParameterError(
+            f"cannot bind a {ndim}-dimensional {type_name}: a list parameter is one-dimensional"
+        )
+    raise ParameterError(
+        f"cannot bind a value of type {type_name}; use str, int, float, bool, None, date, "
+        "datetime, Decimal or a list of those (numpy and pandas values too)"
+    )
+
+
 def _quote_string(value: str, dialect: str) -> str:
+    """A string literal whose meaning does not depend on the server's settings."""
     if "\x00" in value:
         raise ParameterError("a string parameter contains a NUL character, which SQL cannot hold")
-    if dialect in ("mysql", "bigquery"):
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ParameterError(
+            f"a string parameter cannot be encoded as UTF-8: it holds the lone surrogate "
+            f"{value[exc.start]!r} at position {exc.start} (decode bytes with "
+            "errors='replace', or fix the text)"
+        ) from None
+    if dialect == "mysql":
+        # Hex is read the same with or without NO_BACKSLASH_ESCAPES (and ANSI_QUOTES): no
+        # character of the value can end the literal, whatever mode the server is in.
+        return f"_utf8mb4 X'{encoded.hex()}'" if encoded else "''"
+    if dialect == "bigquery":
         escaped = (
             value.replace("\\", "\\\\")
             .replace("'", "\\'")
@@ -104,7 +240,11 @@ def _quote_string(value: str, dialect: str) -> str:
             .replace("\r", "\\r")
         )
         return f"'{escaped}'"
-    return "'" + value.replace("'", "''") + "'"
+    doubled = value.replace("'", "''")
+    if dialect == "postgresql" and "\\" in value:
+        # E'...' reads backslashes as escapes whatever standard_conforming_strings says.
+        return "E'" + doubled.replace("\\", "\\\\") + "'"
+    return f"'{doubled}'"
 
 
 def _utc_naive(value: dt.datetime) -> dt.datetime:
@@ -113,9 +253,45 @@ def _utc_naive(value: dt.datetime) -> dt.datetime:
     return value
 
 
+# NaN and infinities: PostgreSQL, DuckDB and BigQuery have them as float values (spelled
+# differently); MySQL and MariaDB have none, so binding one there is refused.
+_NON_FINITE: Final = {
+    "postgresql": ("CAST('{}' AS DOUBLE PRECISION)", "NaN", "Infinity", "-Infinity"),
+    "duckdb": ("CAST('{}' AS DOUBLE PRECISION)", "NaN", "Infinity", "-Infinity"),
+    "bigquery": ("CAST('{}' AS FLOAT64)", "NaN", "inf", "-inf"),
+}
+
+# The right-hand side of ``IN`` for an empty list: an empty subquery keeps ``IN`` false and
+# ``NOT IN`` true (a ``(NULL)`` list would make both NULL). PostgreSQL types the subquery's
+# NULL as text, so there ``bind`` rewrites ``[NOT] IN :p`` instead (see _EMPTY_IN_POSTGRESQL).
+_EMPTY_LIST: Final = {
+    "postgresql": "(SELECT NULL WHERE FALSE)",
+    "duckdb": "(SELECT NULL WHERE FALSE)",
+    "mysql": "(SELECT NULL FROM DUAL WHERE FALSE)",
+    "bigquery": "UNNEST([])",
+}
+# '{}' is an untyped literal, so PostgreSQL reads it as an empty array of the left side's type.
+_EMPTY_IN_POSTGRESQL: Final = {"in": "= ANY('{}')", "not in": "<> ALL('{}')"}
+_IN_BEFORE = re.compile(r"(?is)(?:(?<![A-Za-z0-9_$])(not)\s+)?(?<![A-Za-z0-9_$])in\s*\Z")
+
+
+def _non_finite(value: float, dialect: str) -> str:
+    if dialect not in _NON_FINITE:
+        raise ParameterError(
+            f"cannot bind {value!r}: {dialect} has no NaN or infinity; pass None (NULL) or "
+            "filter the value out"
+        )
+    template, nan, inf, neg_inf = _NON_FINITE[dialect]
+    return template.format(nan if math.isnan(value) else (inf if value > 0 else neg_inf))
+
+
 def literal(value: Any, dialect: str = "postgresql") -> str:
     """One value as a SQL literal of ``dialect``; naive datetimes are taken as UTC."""
     _check_dialect(dialect)
+    return _literal(to_python(value), dialect)
+
+
+def _literal(value: Any, dialect: str) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -123,39 +299,24 @@ def literal(value: Any, dialect: str = "postgresql") -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ParameterError(f"cannot bind the non-finite number {value!r}")
-        return repr(value)
+        return repr(value) if math.isfinite(value) else _non_finite(value, dialect)
     if isinstance(value, decimal.Decimal):
-        if not value.is_finite():
-            raise ParameterError(f"cannot bind the non-finite number {value!r}")
-        return str(value)
+        return str(value) if value.is_finite() else _non_finite(float(value), dialect)
     if isinstance(value, str):
         return _quote_string(value, dialect)
     if isinstance(value, dt.datetime):
         text = _utc_naive(value).isoformat(sep=" ")
         if dialect == "bigquery":
+            # BigQuery reads a zone-less literal in the session's time zone, which may not be UTC.
             return f"TIMESTAMP '{text}+00'"
         return f"TIMESTAMP '{text}'"
     if isinstance(value, dt.date):
         return f"DATE '{value.isoformat()}'"
-    if isinstance(value, list | tuple | set | frozenset):
-        items = sorted(value, key=repr) if isinstance(value, set | frozenset) else list(value)
-        if not items:
-            # An empty subquery keeps both IN (false) and NOT IN (true) right, unlike (NULL).
-            empty = (
-                "SELECT NULL FROM DUAL WHERE FALSE"
-                if dialect == "mysql"
-                else ("SELECT NULL WHERE FALSE")
-            )
-            return f"({empty})"
-        if any(isinstance(v, list | tuple | set | frozenset) for v in items):
-            raise ParameterError("a list parameter cannot contain lists")
-        return "(" + ", ".join(literal(v, dialect) for v in items) + ")"
-    raise ParameterError(
-        f"cannot bind a value of type {type(value).__name__}; use str, int, float, bool, "
-        "None, date, datetime, Decimal or a list of those"
-    )
+    if isinstance(value, list):
+        if not value:
+            return _EMPTY_LIST[dialect]
+        return "(" + ", ".join(_literal(v, dialect) for v in value) + ")"
+    raise ParameterError(f"cannot bind a value of type {type(value).__name__}")  # unreachable
 
 
 def bind(
@@ -171,7 +332,7 @@ def bind(
     ``allow_unused``) for a value without a placeholder, which is usually a typo.
     """
     _check_dialect(dialect)
-    params = params or {}
+    params = check_mapping(params)
     spans = list(_scan(sql, dialect))
     used = {name for _, _, name in spans}
     missing = sorted(used - params.keys())
@@ -183,9 +344,11 @@ def bind(
         )
     unused = sorted(params.keys() - used)
     if unused and not allow_unused:
+        hint = did_you_mean(unused[0], used)
         raise ParameterError(
             "unknown parameter(s): "
             + ", ".join(unused)
+            + (hint and f" ({hint})")
             + (
                 f"; the query uses :{', :'.join(sorted(used))}"
                 if used
@@ -194,11 +357,47 @@ def bind(
         )
     if not spans:
         return sql
+    values: dict[str, Any] = {}
+    for name in used:
+        try:
+            values[name] = to_python(params[name])
+        except ParameterError as exc:
+            raise ParameterError(f"parameter {name!r}: {exc.message}") from None
     out: list[str] = []
     last = 0
     for start, end, name in spans:
-        out.append(sql[last:start])
-        out.append(literal(params[name], dialect))
+        value = values[name]
+        before = sql[last:start]
+        if dialect == "postgresql" and value == [] and (m := _IN_BEFORE.search(before)):
+            out.append(before[: m.start()])
+            out.append(_EMPTY_IN_POSTGRESQL["not in" if m.group(1) else "in"])
+        else:
+            out.append(before)
+            try:
+                out.append(_literal(value, dialect))
+            except ParameterError as exc:
+                raise ParameterError(f"parameter {name!r}: {exc.message}") from None
         last = end
     out.append(sql[last:])
     return "".join(out)
+
+
+def check_mapping(params: Any) -> Mapping[str, Any]:
+    """``params`` as a mapping; positional parameters (a list or tuple) are refused."""
+    if params is None:
+        return {}
+    if isinstance(params, Mapping):
+        return params
+    raise ParameterError(
+        f"params must be a mapping of name to value, not a {type(params).__name__}: "
+        "positional parameters are not supported; write :name placeholders in the SQL and "
+        "pass params={'name': value}"
+    )
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """``"did you mean 'x'?"`` for the closest candidates, or ``""`` when none is close."""
+    close = difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return "did you mean " + " or ".join(repr(c) for c in close) + "?"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final, TypeVar
 
 from ..errors import ConfigError, QueryCancelled, UnsupportedQuery
-from ..polling import Deadline, JobState
+from ..polling import Deadline, JobState, check_timeout
 from ..result import Result
 
 __all__ = [
@@ -33,8 +33,10 @@ DEFAULT_TIMEOUT: Final = 600.0
 
 # Kinds shipped with the package, imported on first use so that `import thsources` stays light.
 _BUILTIN: Final[dict[str, str]] = {
+    "activedata": "thsources.sources.activedata",
     "local": "thsources.sources.local",
     "redash": "thsources.sources.redash",
+    "treeherder": "thsources.sources.treeherder",
 }
 _REGISTRY: dict[str, type[Source]] = {}
 _LOCK = threading.Lock()
@@ -77,6 +79,7 @@ class CompletedJob(Job):
         return JobState.CANCELLED if self._cancelled else JobState.DONE
 
     def result(self, timeout: float | None = None) -> Result:
+        check_timeout(timeout, DEFAULT_TIMEOUT)  # nothing to wait for, but refused alike
         if self._cancelled:
             raise QueryCancelled("the job was cancelled", source=self._result.meta.source)
         return self._result
@@ -130,17 +133,21 @@ class Source(ABC):
         max_age: float = 0,
         timeout: float | None = None,
     ) -> Result:
-        """Run a query to the end (or the deadline) and return its result."""
-        deadline = Deadline(DEFAULT_TIMEOUT if timeout is None else timeout)
-        job = self.submit(sql, params, max_age=max_age, timeout=deadline.remaining())
+        """Run a query to the end (or ``timeout`` s; ``inf`` for no limit) and return its result.
+
+        ``timeout`` goes through :func:`~thsources.polling.check_timeout` first, so 0,
+        negative numbers and NaN are a ``ParameterError`` on every source.
+        """
+        deadline = Deadline(check_timeout(timeout, DEFAULT_TIMEOUT))
+        job = self.submit(sql, params, max_age=max_age, timeout=deadline.timeout)
         return job.result(deadline.remaining())
 
     def tables(self) -> Result:
-        """The schema: one row per column (``table_name``, ``column_name``, ``data_type``),
-        in table then column order. Sources that cannot list their schema raise
-        :class:`~thsources.errors.UnsupportedQuery`."""
+        """The schema: one row per column, ``table_name``, ``column_name``, ``data_type``
+        (strings), ordered by table and column position. Sources without a listing raise
+        ``UnsupportedQuery``."""
         raise UnsupportedQuery(
-            f"source {self.name!r} ({self.kind}) cannot list its tables", source=self.name
+            f"source {self.name!r} ({self.kind}) has no schema listing", source=self.name
         )
 
     def describe(self) -> dict[str, Any]:

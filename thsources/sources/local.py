@@ -7,24 +7,22 @@ each query gets its own cursor, so one source can be shared between threads.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from ..errors import PermissionDenied, QueryError, QueryTimeout
-from ..result import Result, ResultMeta
+from ..errors import ConfigError, QueryError, SourceUnavailable
+from ..local.execute import Fetched, run_statement
+from ..polling import ProgressCallback, check_timeout
+from ..result import Column, Result, ResultMeta
 from ..sqlbind import bind
 from .base import DEFAULT_TIMEOUT, CompletedJob, Job, Source, register
 
 __all__ = ["LocalSource"]
-
-
-def _fetch_arrow(rel: Any) -> Any:
-    # duckdb 2 names it to_arrow_table; 1.x fetch_arrow_table.
-    fetch = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
-    return fetch()
 
 
 @register("local")
@@ -60,22 +58,29 @@ class LocalSource(Source):
     def _connection_and_path(self) -> tuple[Any, Path]:
         with self._lock:
             if self._con is None:
-                import duckdb
-
                 if self._path_option is not None:
                     path = self._path_option
                 else:
                     from ..local.loader import ensure_sample_db
 
-                    kwargs: dict[str, Any] = {}
-                    if self._seed is not None:
-                        kwargs["seed"] = int(self._seed)
-                    if self._scale is not None:
-                        kwargs["scale"] = float(self._scale)
-                    path = ensure_sample_db(**kwargs)
-                self._con = duckdb.connect(str(path), read_only=True)
+                    path = ensure_sample_db(**self._sample_options())
+                self._con = _open(path, self.name)
                 self._resolved_path = path
             return self._con, self._resolved_path
+
+    def _sample_options(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        for key, value, kind in (("seed", self._seed, int), ("scale", self._scale, float)):
+            if value is None:
+                continue
+            try:
+                kwargs[key] = kind(value)
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"option {key} of the local source must be a number, not {value!r}",
+                    source=self.name,
+                ) from None
+        return kwargs
 
     def submit(
         self,
@@ -86,66 +91,64 @@ class LocalSource(Source):
         timeout: float | None = None,
     ) -> Job:
         # A local query is fresh and fast: max_age has nothing to reuse, so it is ignored.
-        return CompletedJob(self._run(sql, params, timeout))
+        return CompletedJob(self._run(sql, params, check_timeout(timeout, DEFAULT_TIMEOUT)))
 
-    def _run(self, sql: str, params: Mapping[str, Any] | None, timeout: float | None) -> Result:
-        import duckdb
+    def query(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        max_age: float = 0,
+        timeout: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Result:
+        """Run a query to the end (or ``timeout`` s; ``inf`` for no limit) and return its rows.
 
+        Ctrl-C interrupts the running statement and raises ``KeyboardInterrupt``.
+        ``progress`` is told ``running`` and the elapsed time every 0.1 s while the
+        statement runs, as a remote source reports its job.
+        """
+        return self._run(sql, params, check_timeout(timeout, DEFAULT_TIMEOUT), progress)
+
+    def _run(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None,
+        timeout: float,
+        progress: ProgressCallback | None = None,
+    ) -> Result:
+        if isinstance(sql, Mapping):  # JX, ActiveData's language: see thsources.jx.local
+            from ..jx.local import run_jx
+
+            con, _ = self._connection_and_path()
+            limit = None if math.isinf(timeout) else timeout
+            return run_jx(con, sql, params, source=self.name, timeout=limit)
         text = bind(sql, params, self.dialect)
         con, _ = self._connection_and_path()
-        cursor = con.cursor()
-        deadline = DEFAULT_TIMEOUT if timeout is None else timeout
-        timed_out = threading.Event()
-
-        def interrupt() -> None:
-            timed_out.set()
-            cursor.interrupt()
-
-        timer = threading.Timer(deadline, interrupt)
-        timer.daemon = True
         started = time.perf_counter()
-        timer.start()
-        try:
-            rel = cursor.sql(text)
-            if rel is None:
-                table, types = None, {}
-            else:
-                # DuckDB's JSON type reaches Arrow as a plain string: keep it json.
-                types = {
-                    name: "json"
-                    for name, t in zip(rel.columns, rel.types, strict=True)
-                    if str(t) == "JSON"
-                }
-                table = _fetch_arrow(rel)
-        except duckdb.InterruptException:
-            if timed_out.is_set():
-                raise QueryTimeout(
-                    f"the query did not finish within {deadline:g} s and was interrupted; "
-                    "pass a larger timeout",
-                    source=self.name,
-                ) from None
-            raise KeyboardInterrupt from None
-        except duckdb.Error as exc:
-            message = str(exc)
-            if "read-only" in message:
-                raise PermissionDenied(
-                    f"the local source is read-only: {message}", source=self.name
-                ) from None
-            raise QueryError(message, source=self.name) from None
-        finally:
-            timer.cancel()
-            cursor.close()
-        runtime = time.perf_counter() - started
-        meta = ResultMeta(source=self.name, query=text, runtime_s=runtime, cached=False)
-        if table is None:
-            return Result.from_columns([], [], meta)
-        return Result.from_arrow(table, types=types, meta=meta)
+        fetched = run_statement(con, text, timeout=timeout, source=self.name, progress=progress)
+        meta = ResultMeta(
+            source=self.name,
+            query=text,
+            runtime_s=time.perf_counter() - started,
+            retrieved_at=dt.datetime.now(dt.UTC),
+            cached=False,
+        )
+        return _result(fetched, meta)
 
     def tables(self) -> Result:
-        """The tables of the database and their columns, for discovery."""
-        return self.query(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+        """Every column of every table in the database's main schema, in table order.
+
+        ``data_type`` is DuckDB's name for the type (``VARCHAR``, ``BIGINT``, ``TIMESTAMP``).
+        """
+        con, _ = self._connection_and_path()
+        fetched = run_statement(con, _TABLES_SQL, timeout=DEFAULT_TIMEOUT, source=self.name)
+        rows = fetched.table.to_pylist()
+        meta = ResultMeta(source=self.name, query=_TABLES_SQL, retrieved_at=dt.datetime.now(dt.UTC))
+        return Result.from_rows(
+            _TABLES_COLUMNS,
+            [(r["table_name"], r["column_name"], r["data_type"]) for r in rows],
+            meta,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -158,3 +161,66 @@ class LocalSource(Source):
             if self._con is not None:
                 self._con.close()
                 self._con = None
+
+
+def _open(path: Path, name: str) -> Any:
+    """A read-only DuckDB connection to ``path``, or a thsources error saying what is wrong."""
+    import duckdb
+
+    if not path.exists():
+        raise ConfigError(
+            f"the local source's path {str(path)!r} does not exist; give the path of a "
+            "DuckDB database file, or no path for the embedded sample",
+            source=name,
+        )
+    if path.is_dir():
+        raise ConfigError(
+            f"the local source's path {str(path)!r} is a directory; give the path of a "
+            "DuckDB database file inside it",
+            source=name,
+        )
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        message = str(exc)
+        if "lock" in message.lower():
+            raise SourceUnavailable(
+                f"the DuckDB database {str(path)!r} is locked by another process that "
+                f"writes to it; try again when it is done ({message})",
+                source=name,
+            ) from None
+        raise ConfigError(
+            f"cannot open {str(path)!r} as a DuckDB database: {message}", source=name
+        ) from None
+
+
+def _result(fetched: Fetched, meta: ResultMeta) -> Result:
+    import pyarrow as pa
+
+    if fetched.table is None:
+        return Result.from_columns([], [], meta)
+    # DuckDB's JSON type reaches Arrow as a plain string: keep it json.
+    types = dict.fromkeys(fetched.json_columns, "json")
+    try:
+        return Result.from_arrow(fetched.table, types=types, meta=meta)
+    except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:
+        # A value no canonical type can hold (a date past year 9999 inside a list, say).
+        raise QueryError(
+            f"the query ran but its result cannot be read: {type(exc).__name__}: {exc}; "
+            "cast the column to text (::varchar) to get it",
+            source=meta.source,
+            query=meta.query,
+        ) from exc
+
+
+_TABLES_SQL: Final = """\
+SELECT table_name, column_name, data_type
+FROM information_schema.columns
+WHERE table_catalog = current_database() AND table_schema = 'main'
+ORDER BY table_name, ordinal_position"""
+
+_TABLES_COLUMNS: Final = (
+    Column("table_name", "string"),
+    Column("column_name", "string"),
+    Column("data_type", "string"),
+)

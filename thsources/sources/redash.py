@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ from ..errors import (
     ProtocolError,
     QueryCancelled,
     QueryError,
+    QueryTimeout,
     SourceError,
     SourceUnavailable,
     ThsourcesError,
@@ -47,9 +49,10 @@ from ..polling import (
     Pending,
     PollSchedule,
     ProgressCallback,
+    check_timeout,
     wait_or_cancel,
 )
-from ..result import Result, ResultMeta
+from ..result import Column, Result, ResultMeta
 from ..sqlbind import bind
 from .base import DEFAULT_TIMEOUT, Job, JobState, Source, register
 from .redash_params import ParamDef, parse_schema, prepare, protect_mustache
@@ -63,6 +66,7 @@ from .redash_wire import (
     job_fields,
     normalise_url,
     parse_time,
+    same_text,
     verify_option,
     widened,
     wire_max_age,
@@ -94,6 +98,24 @@ class _DataSource:
     id: int
     name: str | None
     type: str | None
+    syntax: str | None = "sql"
+
+
+def _passing(exc: SourceUnavailable) -> bool:
+    """Whether an unavailable server may well be back soon: no answer, or a gateway's 5xx."""
+    return exc.status_code in (None, 429, 502, 503, 504)
+
+
+class _OtherText(Exception):
+    """Redash answered with the result of another text that shares our query hash."""
+
+    def __init__(self, ran: str) -> None:
+        super().__init__(ran)
+        self.ran = ran
+
+
+_MARK: Final = "-- thsources run {}\n"
+"""Put in front of a text to give it a query hash of its own (see ``RedashJob._rerun``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +320,109 @@ class RedashSource(Source):
             "parameters": {},
         }
         return self._start(
-            f"{self.url}/api/query_results", body, deadline, progress, sql=bound, qid=None
+            f"{self.url}/api/query_results",
+            body,
+            deadline,
+            progress,
+            sql=bound,
+            qid=None,
+            markable=(ds.syntax or "sql") == "sql",
+        )
+
+    # -- the schema ---------------------------------------------------------------------------
+
+    def tables(self) -> Result:
+        """The data source's tables and columns, as Redash's schema browser lists them.
+
+        One row per column: ``table_name`` (``schema.table`` outside PostgreSQL's public
+        schema), ``column_name``, ``data_type`` (None where the runner gives none).
+        Redash sorts tables and, within each, columns by name; it does not send column
+        positions. ``GET /api/data_sources/<id>/schema`` answers from Redash's cache, or
+        with a job that reads the schema (polled and, if abandoned, cancelled).
+        """
+        deadline = self._deadline(None)
+        token = _DEADLINE.set(deadline)
+        try:
+            ds = self._data_source()
+        finally:
+            _DEADLINE.reset(token)
+        what = "the schema"
+        answer = self._answer(
+            self._http.get(f"{self.url}/api/data_sources/{ds.id}/schema", deadline=deadline),
+            what=what,
+        )
+        if isinstance(answer, dict) and isinstance(answer.get("job"), dict):
+            answer = {"schema": self._schema_job(answer["job"], deadline)}
+        schema = answer.get("schema") if isinstance(answer, dict) else None
+        if not isinstance(schema, list):
+            raise ProtocolError(
+                self._http.redactor(f"{what}: unexpected answer {str(answer)[:200]}"),
+                source=self.name,
+            )
+        names: list[str] = []
+        columns: list[str] = []
+        types: list[str | None] = []
+        for table in schema:
+            if not isinstance(table, dict) or not isinstance(table.get("name"), str):
+                raise ProtocolError(f"{what}: a table of the wrong shape: {table!r}"[:300])
+            for col in table.get("columns") or []:
+                if isinstance(col, dict):
+                    name, dtype = col.get("name"), col.get("type")
+                else:
+                    name, dtype = col, None
+                names.append(table["name"])
+                columns.append(str(name))
+                types.append(None if dtype is None else str(dtype))
+        return Result.from_columns(
+            [
+                Column("table_name", "string"),
+                Column("column_name", "string"),
+                Column("data_type", "string"),
+            ],
+            [names, columns, types],
+            ResultMeta(source=self.name, extra={"data_source_id": ds.id}),
+        )
+
+    def _schema_job(self, job: dict[str, Any], deadline: Deadline) -> Any:
+        """Wait for Redash's ``get_schema`` job; its ``result`` is the schema itself."""
+        jid = job.get("id")
+        if not isinstance(jid, str) or not jid:
+            raise ProtocolError("the schema job has no id", source=self.name)
+
+        def poll() -> Any:
+            data = self._answer(
+                self._http.get(f"{self.url}/api/jobs/{jid}", deadline=deadline),
+                what=f"schema job {jid}",
+            )
+            current = data.get("job") if isinstance(data, dict) else None
+            if not isinstance(current, dict):
+                raise ProtocolError(f"schema job {jid}: unexpected answer", source=self.name)
+            status, error = current.get("status"), current.get("error")
+            if status == 4 or error:
+                if isinstance(error, dict):  # {"code", "message", "details"}
+                    error = ": ".join(str(error[k]) for k in ("message", "details") if error.get(k))
+                raise QueryError(
+                    self._http.redactor(f"Redash could not read the schema: {error}"),
+                    source=self.name,
+                    job_id=jid,
+                )
+            if status == 3 and isinstance(current.get("result"), list):
+                return current["result"]
+            return Pending(JobState.RUNNING if status == 2 else JobState.QUEUED, jid)
+
+        def cancel() -> bool:
+            response = self._http.delete(
+                f"{self.url}/api/jobs/{jid}", timeouts=_CANCEL_TIMEOUTS, retry=_CANCEL_RETRY
+            )
+            return 200 <= response.status_code < 300
+
+        return wait_or_cancel(
+            poll,
+            cancel=cancel,
+            deadline=deadline,
+            schedule=self._poll,
+            job_id=jid,
+            source=self.name,
         )
 
     # -- saved queries ------------------------------------------------------------------------
@@ -434,10 +558,12 @@ class RedashSource(Source):
         *,
         sql: str,
         qid: int | None,
+        markable: bool = False,
     ) -> RedashJob:
         job = RedashJob(
             self, url=url, body=body, deadline=deadline, progress=progress, sql=sql, qid=qid
         )
+        job._markable = markable
         try:
             job._submit(deadline)
         except BaseException:
@@ -508,7 +634,7 @@ class RedashSource(Source):
                 info = self._toolbelt.get_data_source(wanted)
             except (PermissionDenied, NotFound):
                 return _DataSource(wanted, None, None)
-            return _DataSource(wanted, info.get("name"), info.get("type"))
+            return _DataSource(wanted, info.get("name"), info.get("type"), info.get("syntax"))
         if not isinstance(listing, list):
             raise ProtocolError("GET /api/data_sources: expected a list", source=self.name)
         items = [d for d in listing if isinstance(d, dict) and isinstance(d.get("id"), int)]
@@ -533,7 +659,7 @@ class RedashSource(Source):
                 f"no data source {what} on {self.url}; there are: {names}", source=self.name
             )
         found = match[0]
-        ds = _DataSource(found["id"], found.get("name"), found.get("type"))
+        ds = _DataSource(found["id"], found.get("name"), found.get("type"), found.get("syntax"))
         self._ds_types[ds.id] = ds.type
         log.debug("data source %s: id %s, type %s", ds.name, ds.id, ds.type)
         return ds
@@ -552,10 +678,7 @@ class RedashSource(Source):
         return "postgresql"
 
     def _deadline(self, timeout: float | None) -> Deadline:
-        value = self.default_timeout if timeout is None else timeout
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise ParameterError(f"timeout must be a non-negative number of seconds, not {value!r}")
-        return Deadline(float(value))
+        return Deadline(check_timeout(timeout, self.default_timeout))
 
 
 class RedashJob(Job):
@@ -592,6 +715,8 @@ class RedashJob(Job):
         self._cancelled = False
         self._recoveries = 0
         self._recovered: str | None = None
+        self._markable = False
+        self._mark: str | None = None  # set once re-run under a text of its own
         self._submitted = time.monotonic()
         self._submitted_wall = time.time()
 
@@ -671,7 +796,10 @@ class RedashJob(Job):
     ) -> _Ready | Pending:
         """Absorb a POST answer: a cached result (done) or a job (to follow)."""
         if isinstance(answer, bytes):
-            result = self._decode(answer, cached=cached, rid=rid)
+            try:
+                result = self._decode(answer, cached=cached, rid=rid)
+            except _OtherText as other:
+                return self._rerun(other.ran, deadline)
             self._finish(result=result)
             return _Ready(result=result)
         state, new_rid, error, jid = job_fields(answer, self._source._http.redactor)
@@ -705,7 +833,26 @@ class RedashJob(Job):
             if self._failure is not None:
                 raise self._failure
 
+        outage: list[SourceUnavailable] = []  # the failure of the last poll, while it lasts
+
         def poll() -> Result | Pending:
+            try:
+                answer = poll_once()
+            except SourceUnavailable as exc:
+                if not _passing(exc) or deadline.expired:
+                    raise
+                # Polls are idempotent: a web server restarting or a proxy failing for a
+                # while must not end a long wait. The schedule (capped) spaces the tries.
+                if not outage:
+                    log.debug("job %s: Redash unreachable, polling on: %s", self.id, exc.message)
+                outage[:] = [exc]
+                with self._lock:
+                    state = self._state if not self._state.finished else JobState.RUNNING
+                return Pending(state, self.id)
+            outage.clear()
+            return answer
+
+        def poll_once() -> Result | Pending:
             outcome = self._check(deadline)
             if isinstance(outcome, Pending):
                 with self._lock:
@@ -730,6 +877,18 @@ class RedashJob(Job):
         except QueryCancelled as exc:
             self._finish(failure=exc, state=JobState.CANCELLED)
             raise
+        except QueryTimeout as exc:
+            if not outage:
+                raise
+            # The server never came back before the deadline (the job was cancelled if the
+            # server took the DELETE; the message says).
+            _, _, cancel_note = exc.message.partition("; ")
+            raise SourceUnavailable(
+                f"{outage[0].message}; the server was still unreachable at the deadline "
+                f"({deadline.timeout:g} s)" + (f"; {cancel_note}" if cancel_note else ""),
+                source=self._name,
+                job_id=self.id,
+            ) from exc
         except QueryError as exc:
             if type(exc) is QueryError:
                 self._finish(failure=exc)
@@ -788,8 +947,14 @@ class RedashJob(Job):
             self._recoveries += 1
             tries = self._recoveries
         if tries > _MAX_RECOVERIES:
-            cls = SourceUnavailable if "HTTP 500" in why else QueryError
-            raise cls(
+            if "HTTP 500" in why:
+                raise SourceUnavailable(
+                    f"{why}, again after re-submitting it {_MAX_RECOVERIES} times",
+                    source=self._name,
+                    job_id=self.id,
+                    status_code=500,
+                )
+            raise QueryError(
                 f"{why}, again after re-submitting it {_MAX_RECOVERIES} times",
                 source=self._name,
                 job_id=self.id,
@@ -800,6 +965,42 @@ class RedashJob(Job):
         body = widened(self._body, self._submitted_wall)
         answer = self._source._post(self._url, body, deadline, self._submitted_wall)
         return self._take(answer, deadline=deadline)
+
+    def _rerun(self, ran: str, deadline: Deadline) -> _Ready | Pending:
+        """Run the SQL again under a text no one else can share, after a result of ``ran``.
+
+        Redash hashes a text without its whitespace and ``/* */`` comments, string literals
+        included, and serves (and merges jobs) by that hash. A ``--`` line comment in front
+        counts in the hash and is kept by the server (only trailing comments are stripped),
+        and changes nothing the database returns on PostgreSQL, MySQL or BigQuery; with a
+        random token in it, the text's hash is its own, so the next result is this query's.
+        """
+        shown = ran if len(ran) <= 120 else ran[:117] + "..."
+        if self._mark is not None or not self._markable:
+            raise ProtocolError(
+                self._source._http.redactor(
+                    "Redash answered with the result of another query text that shares this "
+                    f"one's cache key (it ignores whitespace and /* */ comments): {shown!r}"
+                ),
+                source=self._name,
+                job_id=self.id,
+            )
+        self._mark = _MARK.format(secrets.token_hex(8))
+        log.debug("job %s: Redash answered for another text (%r); running it again", self.id, ran)
+        with self._lock:
+            self._recovered = (
+                "Redash answered with the result of another text sharing its cache key; "
+                "run again under a text of its own"
+            )
+            self._ready = None
+        self._body = {
+            **self._body,
+            "query": protect_mustache(self._mark + self._sql),
+            "max_age": 0,
+        }
+        self._submitted_wall = time.time()
+        answer = self._source._post(self._url, self._body, deadline, self._submitted_wall)
+        return self._take(answer, deadline=deadline, cached=False)
 
     def _fetch(self, rid: int | str | None, deadline: Deadline) -> Result | Pending:
         src = self._source
@@ -832,7 +1033,13 @@ class RedashJob(Job):
         if not 200 <= response.status_code < 300:
             raise error_for(src._http, response, what=f"result {rid}", base_url=src.url)
         src._http.expect_json(response)
-        return self._decode(response.content, cached=False, rid=rid)
+        try:
+            return self._decode(response.content, cached=False, rid=rid)
+        except _OtherText as other:
+            outcome = self._rerun(other.ran, deadline)
+        if isinstance(outcome, _Ready):
+            return outcome.result or self._fetch(outcome.result_id, deadline)
+        return outcome
 
     def _decode(self, content: bytes, *, cached: bool, rid: int | str | None) -> Result:
         from ..jsonrows import decode_query_result
@@ -846,6 +1053,11 @@ class RedashJob(Job):
                 source=self._name,
                 job_id=self.id,
             ) from None
+        ran = envelope.get("query")
+        if self._qid is None and isinstance(ran, str):
+            sent = self._sql if self._mark is None else self._mark + self._sql
+            if not same_text(ran, sent):
+                raise _OtherText(ran)
         extra: dict[str, Any] = {
             key: envelope[key]
             for key in ("data_source_id", "query_hash")

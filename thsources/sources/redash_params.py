@@ -265,7 +265,12 @@ def _year_range(t: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
 
 
 def _days(n: int) -> Callable[[dt.datetime], tuple[dt.datetime, dt.datetime]]:
-    return lambda now: (_start_of_day(now - dt.timedelta(days=n)), _end_of_day(now))
+    # Current Redash ends the "last N" ranges at now (v25.8.0 and older: at the day's end).
+    return lambda now: (_start_of_day(now - dt.timedelta(days=n)), now)
+
+
+def _months(n: int) -> Callable[[dt.datetime], tuple[dt.datetime, dt.datetime]]:
+    return lambda now: (_start_of_day(_sub_months(now, n)), now)
 
 
 def _hours(n: int) -> Callable[[dt.datetime], tuple[dt.datetime, dt.datetime]]:
@@ -298,7 +303,10 @@ _RANGES: Final[dict[str, Callable[[dt.datetime], tuple[dt.datetime, dt.datetime]
     "last_30_days": _days(30),
     "last_60_days": _days(60),
     "last_90_days": _days(90),
-    "last_12_months": lambda now: (_start_of_day(_sub_months(now, 12)), _end_of_day(now)),
+    "last_12_months": _months(12),
+    "last_2_years": _months(24),
+    "last_3_years": _months(36),
+    "last_10_years": _months(120),
 }
 _DATES: Final[dict[str, Callable[[dt.datetime], dt.datetime]]] = {
     "now": lambda now: now,
@@ -429,6 +437,42 @@ def _choice_values(p: ParamDef, value: Any, options: Iterable[str] | None) -> st
     return values if p.multi is not None else values[0]
 
 
+def _pasted_raw(
+    p: ParamDef, chosen: str | list[str], contexts: set[str], dialect: str | None
+) -> str | list[str]:
+    """``chosen`` if the server can paste it as is; else a ParameterError saying why.
+
+    Redash pastes enum and dropdown values into the SQL unescaped, and accepts only values
+    exactly equal to an option, so a client cannot escape them: ``O'Brien`` inside
+    ``'{{ repo }}'`` would run as ``'O'Brien'``. Such a value is refused before anything is
+    sent. A multi-value parameter's values land between its own prefix and suffix.
+    """
+    values = chosen if isinstance(chosen, list) else [chosen]
+    if p.multi is not None and p.multi.prefix in ("'", '"', "`"):
+        places = {p.multi.prefix}
+    else:
+        places = {c for c in contexts if c != "sql"} or set()
+    kind = "dropdown" if p.type == "query" else "enum"
+    for v in values:
+        for where in sorted(places):
+            try:
+                safe = _escape_in(v, where, dialect, p.name) == v
+            except ParameterError:
+                safe = False
+            if not safe:
+                quoted = {"'": "quotes", '"': "double quotes", "`": "backquotes"}.get(where)
+                place = f"inside {quoted}" if quoted else "in an SQL comment or quoted body"
+                raise ParameterError(
+                    f"parameter {p.name!r}: the {kind} value {v!r} cannot be used: Redash "
+                    f"pastes {kind} values into the SQL as they are (here {place}, where "
+                    "this value would end the quoting or change the text) and accepts only "
+                    "values exactly equal to an option, so it cannot be escaped. The query's "
+                    "author must change the option (e.g. drop the character) or make the "
+                    "parameter a text parameter, whose values thsources escapes"
+                )
+    return chosen
+
+
 def _choice_text(p: ParamDef, v: Any) -> str:
     if isinstance(v, bool) or not isinstance(v, str | int | float | decimal.Decimal):
         raise ParameterError(f"parameter {p.name!r}: {v!r} is not a valid choice")
@@ -510,9 +554,11 @@ def _one(
     if p.type == "number":
         return _number_value(p, value)
     if p.type == "enum":
-        return _choice_values(p, value, p.enum_options or ())
+        chosen = _choice_values(p, value, p.enum_options or ())
+        return _pasted_raw(p, chosen, contexts.get(p.name, set()), dialect)
     if p.type == "query":
-        return _choice_values(p, value, dropdown(p) if dropdown is not None else None)
+        chosen = _choice_values(p, value, dropdown(p) if dropdown is not None else None)
+        return _pasted_raw(p, chosen, contexts.get(p.name, set()), dialect)
     if p.type in DATE_TYPES:
         return _date_value(p, value, now)
     return _range_value(p, value, now)

@@ -11,6 +11,7 @@ import math
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,6 +41,8 @@ __all__ = [
     "normalise_url",
     "parse_time",
     "query_id",
+    "same_text",
+    "stored_text",
     "widened",
     "wire_max_age",
 ]
@@ -82,6 +85,60 @@ _STR_STATES: Final = {
 }
 _ANNOTATION: Final = re.compile(r"/\* Username: [^\n]*?Scheduled: (?:True|False) \*/ ?")
 _ANNOTATION_TAIL: Final = re.compile(r"Scheduled: (?:True|False) \*/ ?")
+
+
+# Enough of sqlparse's lexer to find statements and their trailing comments: strings (with
+# '' and \' escapes, as sqlparse reads them in every dialect), dollar quotes, identifiers.
+_TOKEN: Final = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>--[^\r\n]*|\#\ [^\r\n]*|/\*[\s\S]*?(?:\*/|$))
+  | (?P<string>[EeBbXxNn]?'(?:''|\\.|[^'\\])*(?:'|$))
+  | (?P<dollar>\$(?P<tag>[A-Za-z_]\w*)?\$[\s\S]*?(?:\$(?P=tag)\$|$))
+  | (?P<ident>"(?:""|[^"])*(?:"|$)|`[^`]*(?:`|$))
+  | (?P<semi>;)
+  | (?P<other>[^\s;'"`$\-/#]+|.)
+    """,
+    re.VERBOSE,
+)
+
+
+def stored_text(sql: str) -> str:
+    """The text Redash runs and stores for ad-hoc SQL on a SQL data source.
+
+    ``BaseSQLQueryRunner.apply_auto_limit`` splits the text into statements, drops each one's
+    trailing comments and semicolon, drops empty statements and joins the rest with ``";\n"``
+    (whether or not it adds a LIMIT). This follows it closely; where it does not, a result is
+    only taken for another text and run again (see ``same_text``), never wrongly accepted.
+    """
+    statements: list[list[tuple[str, str]]] = [[]]
+    for m in _TOKEN.finditer(sql):
+        kind = m.lastgroup or "other"
+        kind = "dollar" if kind == "tag" else kind
+        statements[-1].append((kind, m.group(0)))
+        if kind == "semi":
+            statements.append([])
+    out = []
+    for stmt in statements:
+        while stmt and stmt[-1][0] in ("ws", "comment"):
+            stmt.pop()
+        if stmt and stmt[-1][0] == "semi":
+            stmt.pop()
+        text = "".join(t for _, t in stmt).strip()
+        if any(kind not in ("ws", "comment") for kind, _ in stmt):
+            out.append(text)
+    return ";\n".join(out)
+
+
+def same_text(ran: str, sent: str) -> bool:
+    """True when ``ran`` (a result's ``query``) is ``sent`` as Redash would store it.
+
+    Redash's cache key ignores every whitespace character and ``/* */`` comment, string
+    literals included, so a result (cached, or of a job merged with ours) can belong to
+    another text: ``'a b'`` and ``'ab'`` share one. Only what the server itself strips is
+    forgiven here.
+    """
+    return ran == sent or ran == stored_text(sent) or stored_text(ran) == stored_text(sent)
 
 
 def dialect_for_type(ds_type: str | None) -> str | None:
@@ -132,12 +189,12 @@ def clean_error(text: str) -> str:
     i = 0
     while i < len(lines):
         line = lines[i]
-        m = re.match(r"(LINE \d+: )", line)
-        tail = _ANNOTATION_TAIL.search(line) if m else None
-        if m and tail:
+        m = re.match(r"(LINE (\d+): )", line)
+        end = _annotation_end(line, m.group(1), m.group(2) == "1") if m else None
+        if m and end is not None:
             prefix = m.group(1)
-            removed = tail.end() - len(prefix)
-            out.append(prefix + line[tail.end() :])
+            removed = end - len(prefix)
+            out.append(prefix + line[end:])
             nxt = lines[i + 1] if i + 1 < len(lines) else ""
             if nxt.strip() == "^":
                 out.append(" " * max(len(prefix), nxt.index("^") - removed) + "^")
@@ -147,6 +204,28 @@ def clean_error(text: str) -> str:
             out.append(_ANNOTATION.sub("", line))
         i += 1
     return "\n".join(out).strip()
+
+
+def _annotation_end(line: str, prefix: str, first_line: bool) -> int | None:
+    """Where the runner's annotation ends in a ``LINE n:`` excerpt, or None if it is absent.
+
+    PostgreSQL shows at most 60 characters around the error: on a long first line the
+    excerpt starts with ``...`` in the middle of the annotation (``...uled: False */``,
+    ``...se */``), which is then what is left of it before its ``*/``.
+    """
+    tail = _ANNOTATION_TAIL.search(line, len(prefix))
+    if tail is not None:
+        return tail.end()
+    if not (first_line and line.startswith("...", len(prefix))):
+        return None
+    close = line.find("*/", len(prefix) + 3)
+    if close < 0:
+        return None
+    left = line[len(prefix) + 3 : close]
+    if not ("Scheduled: False ".endswith(left) or "Scheduled: True ".endswith(left)):
+        return None
+    end = close + 2
+    return end + 1 if line.startswith(" ", end) else end
 
 
 def job_fields(
@@ -216,6 +295,15 @@ def error_for(
         if isinstance(body.get("message"), str):
             message = body["message"]
     text = redact(job_error or message or "")
+    if status == 404 and "json" not in ctype:
+        # Redash answers JSON on every /api/ path, a bad key included: this is another server.
+        return ProtocolError(
+            f"{redact(base_url)} does not look like a Redash server: {what} answered HTTP 404 "
+            f"with {ctype.split(';')[0] or 'no content type'} where Redash answers JSON; check "
+            "the url (the server's base URL, like https://sql.telemetry.mozilla.org)",
+            source=source,
+            status_code=status,
+        )
     if status == 404 and text.startswith(LOGIN_TEXT):
         return AuthenticationError(
             f'Redash refused the API key (HTTP 404 "{text}"): check api_key; a query API '
@@ -335,16 +423,24 @@ def data_source_option(value: str | int | None) -> str | int | None:
 
 
 def verify_option(value: bool | str | None) -> bool | str:
+    """TLS verification: on by default; a bool, a boolean word (profiles hold strings), or
+    the path of a CA bundle (a PEM file or a directory of certificates)."""
     if value is None:
         return True
     if isinstance(value, bool):
         return value
-    lowered = str(value).strip().lower()
+    text = str(value).strip()
+    lowered = text.lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
-    return str(value)
+    if not text or not Path(text).exists():
+        raise ConfigError(
+            "option verify must be true, false, or the path of a CA bundle (a PEM file or a "
+            f"directory of certificates); {text!r} is not a boolean and no such file exists"
+        )
+    return text
 
 
 def query_id(value: int | str) -> int:

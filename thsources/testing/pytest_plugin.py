@@ -1,4 +1,5 @@
-"""pytest plugin (entry point ``thsources``): a ``redash_emulator`` fixture for any test suite.
+"""pytest plugin (entry point ``thsources``): ``redash_emulator``, ``treeherder_emulator`` and
+``activedata_emulator`` fixtures for any test suite.
 
 Override ``redash_emulator_database`` (a DuckDB file path) or ``redash_emulator_options``
 (keyword arguments for :class:`~thsources.testing.redash.RedashEmulator`) in a conftest to
@@ -14,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from thsources.testing.activedata import ActiveDataEmulator
     from thsources.testing.redash import RedashEmulator
+    from thsources.testing.treeherder import TreeherderEmulator
 
 
 @pytest.fixture
@@ -38,4 +41,24 @@ def redash_emulator(
     from thsources.testing.redash import RedashEmulator
 
     with RedashEmulator(redash_emulator_database, **redash_emulator_options) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def treeherder_emulator() -> Iterator[TreeherderEmulator]:
+    """A started Treeherder REST emulator over the embedded sample; fresh for every test."""
+    from thsources.testing.treeherder import TreeherderEmulator
+
+    with TreeherderEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def activedata_emulator(
+    redash_emulator_database: str | Path | None,
+) -> Iterator[ActiveDataEmulator]:
+    """A started ActiveData emulator on 127.0.0.1 over the same database; fresh per test."""
+    from thsources.testing.activedata import ActiveDataEmulator
+
+    with ActiveDataEmulator(redash_emulator_database) as emulator:
         yield emulator

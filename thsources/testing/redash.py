@@ -14,12 +14,14 @@ per-query API keys, and injectable faults (races, HTML pages, resets, slowness, 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import importlib
 import itertools
 import queue
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -57,7 +59,13 @@ from thsources.testing.redash_params import (
     validate,
 )
 from thsources.testing.redash_results import columns_from_description, encode_rows
-from thsources.testing.redash_sql import annotate, apply_auto_limit, database_error, gen_query_hash
+from thsources.testing.redash_sql import (
+    annotate,
+    apply_auto_limit,
+    combine_statements,
+    database_error,
+    gen_query_hash,
+)
 
 __all__ = [
     "DataSource",
@@ -147,6 +155,7 @@ class RedashEmulator:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: tuple[str | Path, str | Path] | None = None,
         api_key: str | None = None,
         users: Iterable[User] | None = None,
         data_sources: Iterable[DataSource] | None = None,
@@ -162,6 +171,8 @@ class RedashEmulator:
         self.database = database
         self.host = host
         self.port = port
+        #: ``(certfile, keyfile)`` to serve HTTPS instead of HTTP (e.g. a self-signed pair).
+        self.tls = tls
         user_list = (
             list(users) if users is not None else [User(api_key=api_key or generate_token())]
         )
@@ -192,6 +203,11 @@ class RedashEmulator:
         self.cache_hits = 0
         #: Jobs created (a POST merged into a pending job creates none).
         self.jobs_created = 0
+        #: Times the web server was restarted with :meth:`restart_web`.
+        self.web_restarts = 0
+        self._web_down = False
+        self._http_lock = threading.Lock()
+        self._schemas: dict[int, list[dict[str, Any]]] = {}
 
         self._requests: list[RecordedRequest] = []
         self._jobs: dict[str, _Job] = {}
@@ -202,7 +218,7 @@ class RedashEmulator:
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._server_thread: threading.Thread | None = None
         self._aliases: dict[str, str] = {}
 
@@ -216,9 +232,9 @@ class RedashEmulator:
     @property
     def url(self) -> str:
         """Base URL without a trailing slash, e.g. ``http://127.0.0.1:54321``."""
-        if self._server is None:
+        if self._server is None and not self._web_down:
             raise RuntimeError("the emulator is not started")
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -244,9 +260,21 @@ class RedashEmulator:
             connection = None
             t.start()
             self._threads.append(t)
+        self._start_http()
+        return self
+
+    def _start_http(self) -> None:
+        with self._http_lock:
+            if self._server is None:
+                self._start_http_locked()
+
+    def _start_http_locked(self) -> None:
         server = _Server((self.host, self.port), _Handler)
         server.emulator = self
-        self._server = server
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         self.port = server.server_address[1]
         self._server_thread = threading.Thread(
             target=server.serve_forever,
@@ -254,19 +282,53 @@ class RedashEmulator:
             name="redash-http",
             daemon=True,
         )
+        self._server = server
         self._server_thread.start()
-        return self
 
-    def stop(self) -> None:
-        """Stop serving, cancel running work and close the database (idempotent)."""
+    def _stop_http(self) -> None:
+        with self._http_lock:
+            self._stop_http_locked()
+
+    def _stop_http_locked(self) -> None:
         server, self._server = self._server, None
-        self._stopping.set()
         if server is not None:
             server.shutdown()
             server.server_close()
+            server.drop_connections()
         if self._server_thread is not None:
             self._server_thread.join(timeout=5)
             self._server_thread = None
+
+    def restart_web(self, down: float) -> threading.Thread:
+        """Restart the web server: no listener for ``down`` seconds, then the same port again.
+
+        As when Redash's gunicorn restarts: connections are refused meanwhile, while the
+        workers go on running jobs and caching results. Returns at once; the returned thread
+        brings the listener back (join it to wait for that).
+        """
+        if self._server is None:
+            raise RuntimeError("the emulator is not started")
+        with self._lock:
+            self.web_restarts += 1
+            self._web_down = True
+        self._stop_http()
+
+        def back() -> None:
+            if not self._stopping.wait(down):
+                with self._http_lock:
+                    if not self._stopping.is_set():
+                        self._start_http_locked()
+            with self._lock:
+                self._web_down = False
+
+        thread = threading.Thread(target=back, name="redash-http-restart", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        """Stop serving, cancel running work and close the database (idempotent)."""
+        self._stopping.set()
+        self._stop_http()
         with self._lock:
             interrupts = [j.interrupt for j in self._jobs.values() if j.interrupt is not None]
         for interrupt in interrupts:
@@ -561,6 +623,38 @@ class RedashEmulator:
             values.append(str(lowered["value"] if "value" in lowered else lowered.get(first)))
         return values
 
+    def _schema(self, ds: DataSource) -> list[dict[str, Any]]:
+        """``DataSource.get_schema``: tables as the pg runner's ``build_schema`` names them
+        (``schema.table`` outside the default schema), sorted by name, columns too."""
+        with self._lock:
+            cached = self._schemas.get(ds.id)
+        if cached is not None:
+            return cached
+        connection = duckdb.connect(":memory:")
+        try:
+            escaped = self._database_path(ds).replace("'", "''")
+            connection.execute(f"ATTACH '{escaped}' AS db (READ_ONLY)")
+            rows = connection.execute(
+                "SELECT table_schema, table_name, column_name, lower(data_type) "
+                "FROM information_schema.columns WHERE table_catalog = 'db' "
+                "ORDER BY table_schema, table_name, ordinal_position"
+            ).fetchall()
+        finally:
+            connection.close()
+        tables: dict[str, dict[str, Any]] = {}
+        for schema, table, column, dtype in rows:
+            name = table if schema == "main" else f"{schema}.{table}"
+            tables.setdefault(name, {"name": name, "columns": []})["columns"].append(
+                {"name": column, "type": dtype}
+            )
+        out = [
+            {**t, "columns": sorted(t["columns"], key=lambda c: c["name"])}
+            for t in sorted(tables.values(), key=lambda t: t["name"])
+        ]
+        with self._lock:
+            self._schemas[ds.id] = out
+        return out
+
     def _saved_query_hash(self, query: SavedQuery) -> str:
         """``Query.query_hash``: the text hashed with the stored default values applied."""
         text = query.query
@@ -572,8 +666,9 @@ class RedashEmulator:
             except (InvalidParameterError, QueryDetachedError, MustacheError, TypeError):
                 text = query.query
         ds = self.data_sources.get(query.data_source_id) if query.data_source_id else None
-        if query.options.get("apply_auto_limit") and (ds is None or ds.supports_auto_limit):
-            text = apply_auto_limit(text)
+        if ds is None or ds.supports_auto_limit:
+            limit = query.options.get("apply_auto_limit")
+            text = apply_auto_limit(text) if limit else combine_statements(text)
         return gen_query_hash(text)
 
     # ------------------------------------------------------------------ database and workers
@@ -802,6 +897,19 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     emulator: RedashEmulator
 
+    def server_activate(self) -> None:
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().server_activate()
+
+    def drop_connections(self) -> None:
+        """Close the kept-alive connections too, as a web server's restart does."""
+        with self.connections_lock:
+            connections, self.connections = list(self.connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):  # the client may have gone already
+                connection.shutdown(socket.SHUT_RDWR)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (e.g. after a timeout) is not worth a traceback."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
@@ -816,9 +924,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
         # Headers and body go out in separate writes: without this, Nagle's algorithm and the
         # client's delayed ACK add 40 ms to every answer.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
 
     def version_string(self) -> str:
         return "gunicorn"

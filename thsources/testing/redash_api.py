@@ -29,6 +29,7 @@ from thsources.testing.redash_params import (
 )
 from thsources.testing.redash_results import data_to_dsv
 from thsources.testing.redash_sql import apply_auto_limit as auto_limit
+from thsources.testing.redash_sql import combine_statements
 
 if TYPE_CHECKING:
     from thsources.testing.redash import RedashEmulator, _Result
@@ -247,8 +248,8 @@ def _run_query(
         return _message(400, str(e))
     except (MustacheError, TypeError):
         return internal_error()
-    if limit and ds.supports_auto_limit:
-        text = auto_limit(text)
+    if ds.supports_auto_limit:  # a SQL runner: BaseSQLQueryRunner.apply_auto_limit
+        text = auto_limit(text) if limit else combine_statements(text)
     missing = missing_params(template, parameters)
     if missing:
         return _job_error(400, "Missing parameter value for: " + ", ".join(missing))
@@ -284,6 +285,17 @@ def _get_data_source(
     if ds is None:
         return _message(404, NOT_FOUND_MESSAGE)
     return _json(200, ds.details(admin=who.user is not None and who.user.admin))
+
+
+def _get_schema(emulator: RedashEmulator, request: Request, who: _Principal, p: _Params) -> Reply:
+    """``DataSourceSchemaResource``: the cached schema (the emulator always has it cached)."""
+    try:
+        ds = emulator.data_sources.get(int(p["data_source_id"]))
+    except ValueError:
+        return internal_error()
+    if ds is None:
+        return _message(404, NOT_FOUND_MESSAGE)
+    return _json(200, {"schema": emulator._schema(ds)})
 
 
 def _post_query_results(
@@ -573,6 +585,7 @@ _Endpoint = Callable[["RedashEmulator", Request, _Principal, _Params], Reply]
 _ROUTE_TABLE: Final[tuple[tuple[str, dict[str, _Endpoint]], ...]] = (
     (r"/api/data_sources", {"GET": _list_data_sources}),
     (r"/api/data_sources/(?P<data_source_id>[^/]+)", {"GET": _get_data_source}),
+    (r"/api/data_sources/(?P<data_source_id>[^/]+)/schema", {"GET": _get_schema}),
     (r"/api/query_results", {"POST": _post_query_results}),
     (r"/api/query_results/(?P<result_id>\d+)(?:\.(?P<filetype>[^/.]+))?", {"GET": _get_result}),
     (r"/api/queries", {"GET": _list_queries}),

@@ -15,6 +15,7 @@ from typing import Final
 __all__ = [
     "annotate",
     "apply_auto_limit",
+    "combine_statements",
     "database_error",
     "gen_query_hash",
     "libpq_error_position",
@@ -22,12 +23,13 @@ __all__ = [
 
 _COMMENTS_RE: Final = re.compile(r"/\*.*?\*/")
 
-# Tokens as sqlparse would split them, enough to find statements, comments and top-level words.
+# Tokens as sqlparse would split them, enough to find statements, comments and top-level words
+# (like sqlparse: '# ' starts a comment and \' escapes a quote, whatever the database).
 _TOKEN_RE: Final = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<comment>--[^\r\n]*|/\*[\s\S]*?(?:\*/|$))
-  | (?P<string>[Ee]?'(?:[^']|'')*(?:'|$))
+  | (?P<comment>--[^\r\n]*|\#\ [^\r\n]*|/\*[\s\S]*?(?:\*/|$))
+  | (?P<string>[Ee]?'(?:''|\\'|[^'])*(?:'|$))
   | (?P<dollar>\$(?P<tag>[A-Za-z_]\w*)?\$[\s\S]*?(?:\$(?P=tag)\$|$))
   | (?P<ident>"(?:[^"]|"")*(?:"|$)|`[^`]*(?:`|$))
   | (?P<semi>;)
@@ -131,9 +133,7 @@ def _split_statements(sql: str) -> list[list[tuple[str, str]]]:
         while stmt and stmt[-1][0] in ("ws", "comment"):
             stmt.pop()
         if stmt and stmt[-1][0] == "semi":
-            stmt.pop()
-        while stmt and stmt[-1][0] in ("ws", "comment"):
-            stmt.pop()
+            stmt.pop()  # a comment before the semicolon stays, as with sqlparse
         while stmt and stmt[0][0] == "ws":
             stmt.pop(0)
         if any(kind not in ("ws", "comment") for kind, _ in stmt):
@@ -154,6 +154,17 @@ def _is_select_without_limit(stmt: list[tuple[str, str]]) -> bool:
         elif kind == "word" and depth == 0 and text.upper() in _KEYWORDS:
             last_keyword = text.upper()
     return last_keyword not in ("LIMIT", "OFFSET")
+
+
+def combine_statements(sql: str) -> str:
+    """What every SQL runner does to a text, LIMIT or not (``split_sql_statements`` and back).
+
+    Trailing comments and one trailing semicolon go from each statement, empty statements go,
+    and the rest are joined with ``";\\n"``: ``SELECT 1; -- done`` runs (and is stored, and
+    hashed) as ``SELECT 1``. A leading or mid-query comment stays.
+    """
+    statements = [("".join(text for _, text in stmt)).strip() for stmt in _split_statements(sql)]
+    return ";\n".join(statements)
 
 
 def apply_auto_limit(sql: str) -> str:

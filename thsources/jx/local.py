@@ -1,0 +1,78 @@
+"""JX on a local DuckDB file with Treeherder's schema: old ActiveData queries, kept working.
+
+The ``local`` source hands a JX query (a dict) here. It runs through the evaluator over the
+ActiveData field layout (:mod:`.layout`), so a recipe written for the retired service runs
+unchanged on the sample or on history pulled into a file of the same shape, and the answer
+is decoded into the same records the ``activedata`` source gives.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import QueryError, QueryTimeout
+from ..result import Result, ResultMeta
+from .decode import decode_columns
+from .evaluate import MAX_LIMIT, Evaluator
+from .expressions import JXError
+from .layout import TIME_FIELDS, resolve_table
+from .params import fill_params
+from .records import time_columns, to_result
+
+__all__ = ["run_jx"]
+
+
+def run_jx(
+    con: Any,
+    query: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
+    *,
+    source: str | None = None,
+    timeout: float | None = None,
+) -> Result:
+    """Run one JX query on ``con`` (a DuckDB connection); ``format`` defaults to ``table``."""
+    import duckdb
+
+    jx = fill_params(query, params, source=source)
+    jx.setdefault("format", "table")
+    cursor = con.cursor()
+    timed_out = threading.Event()
+
+    def interrupt() -> None:
+        timed_out.set()
+        cursor.interrupt()
+
+    timer = threading.Timer(timeout, interrupt) if timeout is not None else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    started = time.perf_counter()
+    try:
+        answer = Evaluator(cursor, resolve_table(cursor), strict=True).run(jx)
+    except JXError as exc:
+        if timed_out.is_set():
+            raise QueryTimeout(
+                f"the JX query did not finish within {timeout:g} s and was interrupted",
+                source=source,
+            ) from None
+        raise QueryError(str(exc), source=source) from None
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
+    finally:
+        if timer is not None:
+            timer.cancel()
+        cursor.close()
+    names, columns, fmt = decode_columns(answer, jx)
+    limit = min(int(jx.get("limit") or 10), MAX_LIMIT)
+    rows = len(columns[0]) if columns else 0
+    meta = ResultMeta(
+        source=source,
+        query=str(dict(jx)),
+        runtime_s=time.perf_counter() - started,
+        truncated=fmt in ("list", "table") and not jx.get("edges") and rows >= limit,
+        extra={"format": fmt, "language": "jx"},
+    )
+    return to_result((names, columns), meta, times=time_columns(jx, TIME_FIELDS))
