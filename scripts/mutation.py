@@ -42,12 +42,16 @@ MODULES: dict[str, list[str]] = {
         "tests/test_cli.py",
         "tests/test_secrets_hidden.py",
     ],
-    "thsources/http.py": ["tests/test_http.py"],
+    "thsources/http.py": ["tests/test_http.py", "tests/test_redash_tls.py"],
     "thsources/output.py": ["tests/test_cli.py", "tests/test_output.py"],
     "thsources/coltypes.py": ["tests/test_result.py", "tests/test_jsonrows.py"],
     "thsources/jsonrows.py": ["tests/test_jsonrows.py"],
     "thsources/polling.py": ["tests/test_polling.py"],
-    "thsources/sources/redash.py": ["tests/test_redash_source.py"],
+    "thsources/sources/redash.py": [
+        "tests/test_redash_source.py",
+        "tests/test_redash_same_text.py",
+        "tests/test_redash_tls.py",
+    ],
 }
 # Tests that write to the machine's own devices: under a mutant that takes a device for a
 # regular file they would replace /dev/null or /dev/full with a file (it happened). Mutants
