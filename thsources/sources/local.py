@@ -7,6 +7,7 @@ each query gets its own cursor, so one source can be shared between threads.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PermissionDenied, QueryError, QueryTimeout
+from ..local import pgdialect
 from ..result import Result, ResultMeta
 from ..sqlbind import bind
 from .base import DEFAULT_TIMEOUT, CompletedJob, Job, Source, register
@@ -29,9 +31,13 @@ def _fetch_arrow(rel: Any) -> Any:
 
 @register("local")
 class LocalSource(Source):
-    """Run Treeherder-dialect SQL on the embedded sample (or any DuckDB file given as ``path``)."""
+    """Run PostgreSQL SQL on the embedded sample (or any DuckDB file given as ``path``).
 
-    dialect = "duckdb"
+    The SQL is PostgreSQL's, translated to DuckDB by :mod:`thsources.local.pgdialect`, so the
+    dialect parameters are bound in is PostgreSQL's too.
+    """
+
+    dialect = "postgresql"
 
     def __init__(
         self,
@@ -46,6 +52,7 @@ class LocalSource(Source):
         self._seed = seed
         self._scale = scale
         self._con: Any = None
+        self._clock: dt.datetime | None = None  # what now() answers: the sample's end
         self._lock = threading.Lock()
 
     @classmethod
@@ -73,7 +80,15 @@ class LocalSource(Source):
                     if self._scale is not None:
                         kwargs["scale"] = float(self._scale)
                     path = ensure_sample_db(**kwargs)
-                self._con = duckdb.connect(str(path), read_only=True)
+                # No file access from user SQL (COPY, read_csv, ATTACH, INSTALL), and
+                # PostgreSQL's semantics where the SQL text does not carry them.
+                con = duckdb.connect(
+                    str(path), read_only=True, config={"enable_external_access": False}
+                )
+                pgdialect.configure(con)
+                con.execute("SET lock_configuration = true")
+                self._clock = pgdialect.sample_clock(con)
+                self._con = con
                 self._resolved_path = path
             return self._con, self._resolved_path
 
@@ -91,8 +106,8 @@ class LocalSource(Source):
     def _run(self, sql: str, params: Mapping[str, Any] | None, timeout: float | None) -> Result:
         import duckdb
 
-        text = bind(sql, params, self.dialect)
         con, _ = self._connection_and_path()
+        text = pgdialect.translate(bind(sql, params, self.dialect), self._clock)
         cursor = con.cursor()
         deadline = DEFAULT_TIMEOUT if timeout is None else timeout
         timed_out = threading.Event()
