@@ -4,7 +4,7 @@ values on both, and what the local source refuses must be what it claims about P
 
 Runs when ``THSOURCES_TEST_POSTGRES_URL`` is set (``.ci/run`` sets it); to run it yourself,
 point it at any PostgreSQL 14+ database you may create a schema in, e.g.
-``THSOURCES_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test pytest tests/test_dialect_postgres.py``.
+``THSOURCES_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test pytest``.
 The sample goes into a schema of its own, dropped afterwards.
 """
 
@@ -169,9 +169,10 @@ def test_local_gives_postgresql_answer(pg: Any, local: Any, case: dict[str, Any]
     [c for c in REFUSED["refused"] if c.get("postgres") == "error"],
     ids=lambda c: c["sql"][:40],
 )
-def test_what_is_refused_as_not_postgresql_fails_on_postgresql(pg: Any, case: dict[str, Any]) -> None:
+def test_what_is_refused_as_not_postgresql_fails_on_postgresql(
+    pg: Any, case: dict[str, Any]
+) -> None:
     import psycopg
 
-    with pytest.raises(psycopg.Error):
-        with pg.transaction():
-            pg.execute(case["sql"])
+    with pytest.raises(psycopg.Error), pg.transaction():
+        pg.execute(case["sql"])

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.parsers.postgres import PostgresParser
@@ -63,39 +64,67 @@ def sample_clock(connection: Any) -> dt.datetime | None:
     return value if isinstance(value, dt.datetime) else None
 
 
-class _Parser(PostgresParser):
-    """PostgreSQL's parser without DuckDB's extensions sqlglot accepts in every dialect."""
-
-    # to_char is translated here from its original format; sqlglot's mapping is approximate.
-    FUNCTIONS = {k: v for k, v in PostgresParser.FUNCTIONS.items() if k != "TO_CHAR"}
-
-    def _parse_select_query(self, *args: Any, **kwargs: Any) -> Any:
-        if self._curr is not None and self._curr.token_type == TokenType.FROM:
-            raise UnsupportedQuery(
-                "FROM before SELECT is DuckDB syntax, not PostgreSQL: write SELECT ... FROM ..."
-            )
-        return super()._parse_select_query(*args, **kwargs)
-
-    def _parse_date_part(self) -> exp.Expr:
-        node = super()._parse_date_part()
-        node.meta["pg_name"] = "date_part"  # it parses as EXTRACT, but names its column so
-        return node
-
-    def _parse_bracket(self, this: exp.Expr | None = None) -> exp.Expr | None:
-        if this is None and self._curr is not None:
-            if self._curr.token_type == TokenType.L_BRACKET:
-                raise _refuse("a list literal [...]", "it is DuckDB syntax; write ARRAY[...]")
-            if self._curr.token_type == TokenType.L_BRACE:
-                raise _refuse("a struct literal {...}", "it is DuckDB syntax")
-        return super()._parse_bracket(this)
-
-
 class _PG(Postgres):
     ORIGINAL_NAME_META_KEY = "pg_name"
-    Parser = _Parser
 
 
 _READ: Final = _PG()
+_WRITE: Final = DuckDB()
+
+# Functions parsed under another name, so their arguments reach the translation as written
+# (sqlglot rewrites to_char's format approximately and forgets date_part's name).
+_RENAMED: Final = {"TO_CHAR": "thsources_to_char", "DATE_PART": "thsources_date_part"}
+# Tokens after which "[" subscripts something (an array, a column, a type); anywhere else it
+# opens DuckDB's list literal.
+_SUBSCRIPTABLE: Final = frozenset(
+    {
+        *PostgresParser.ID_VAR_TOKENS,
+        *PostgresParser.TYPE_TOKENS,
+        TokenType.R_PAREN,
+        TokenType.R_BRACKET,
+        TokenType.IDENTIFIER,
+        TokenType.VAR,
+    }
+)
+# Tokens after which FROM starts a query (DuckDB's FROM-first syntax).
+_QUERY_START: Final = frozenset(
+    {TokenType.L_PAREN, TokenType.SEMICOLON, TokenType.UNION, TokenType.INTERSECT,
+     TokenType.EXCEPT, TokenType.ALL}
+)  # fmt: skip
+
+
+def _screen(tokens: list[Any]) -> None:
+    """Refuse DuckDB syntax sqlglot accepts in every dialect; rename :data:`_RENAMED`."""
+    previous: Any = None
+    before: Any = None
+    for i, token in enumerate(tokens):
+        kind = token.token_type
+        if kind == TokenType.FROM and (
+            previous is None
+            or (
+                previous.token_type in _QUERY_START
+                and not (before is not None and before.text.upper() == "TRIM")
+            )
+        ):
+            raise UnsupportedQuery(
+                "FROM before SELECT is DuckDB syntax, not PostgreSQL: write SELECT ... FROM ..."
+            )
+        if kind == TokenType.L_BRACE:
+            raise _refuse("a struct literal {...}", "it is DuckDB syntax")
+        if kind == TokenType.L_BRACKET and (
+            previous is None or previous.token_type not in _SUBSCRIPTABLE
+        ):
+            raise _refuse("a list literal [...]", "it is DuckDB syntax; write ARRAY[...]")
+        renamed = _RENAMED.get(token.text.upper())
+        if (
+            renamed
+            and i + 1 < len(tokens)
+            and tokens[i + 1].token_type == TokenType.L_PAREN
+            and (previous is None or previous.token_type != TokenType.DOT)
+        ):
+            token.text = renamed
+        before, previous = previous, token
+
 
 # --- what is accepted -------------------------------------------------------------------------
 
@@ -108,7 +137,7 @@ _NODES: Final[frozenset[type[exp.Expr]]] = frozenset(
         exp.Column, exp.Identifier, exp.Table, exp.TableAlias, exp.Alias, exp.Star,
         exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Tuple, exp.Values, exp.DataType,
         exp.DataTypeParam, exp.Var, exp.Interval, exp.Cast, exp.Bracket, exp.Filter,
-        exp.WithinGroup, exp.Lateral,
+        exp.WithinGroup, exp.Lateral, exp.LimitOptions,
         exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.And, exp.Or, exp.Not,
         exp.Is, exp.In, exp.Between, exp.Like, exp.ILike, exp.RegexpLike, exp.RegexpILike,
         exp.NullSafeEQ, exp.NullSafeNEQ, exp.Exists, exp.Any, exp.All,
@@ -143,7 +172,8 @@ _ANONYMOUS: Final[dict[str, str]] = {
     "json_build_object": "json_object",
     "jsonb_build_object": "json_object",
     "jsonb_agg": "to_json",
-    "to_char": "strftime",
+    "thsources_to_char": "strftime",
+    "thsources_date_part": "date_part",
     "md5": "md5",
     "reverse": "reverse",
     "repeat": "repeat",
@@ -203,7 +233,7 @@ _COLUMN_TYPES: Final[dict[str, dict[str, str]]] = {
     t.name: {c.name: _SCHEMA_TYPES[c.base] for c in t.columns} for t in TABLES
 }
 
-_DTYPE_NAMES: Final[dict[exp.DataType.Type, str]] = {
+_DTYPE_NAMES: Final[dict[Any, str]] = {
     exp.DType.SMALLINT: "int2",
     exp.DType.INT: "int4",
     exp.DType.BIGINT: "int8",
@@ -278,8 +308,8 @@ def _func_name(node: exp.Expr) -> str:
     if original:
         return str(original).lower()
     if isinstance(node, exp.Anonymous):
-        return str(node.name).lower()
-    return _FUNC_NAMES.get(type(node)) or node.sql_name().lower()
+        return str(node.name).lower().removeprefix("thsources_")
+    return _FUNC_NAMES.get(type(node)) or type(node).__name__.lower()
 
 
 # --- checks ------------------------------------------------------------------------------------
@@ -295,7 +325,8 @@ def _check(tree: exp.Expr, first_word: str, functions: frozenset[str]) -> None:
     for node in tree.walk():
         kind = type(node)
         if kind in _NODES:
-            _check_node(node)
+            if kind in _CHECKED:
+                _check_node(node)
             continue
         if isinstance(node, exp.Anonymous):
             name = str(node.name).lower()
@@ -315,9 +346,23 @@ def _check(tree: exp.Expr, first_word: str, functions: frozenset[str]) -> None:
         raise _refuse(_NODE_NAMES.get(kind, kind.__name__), "it is not PostgreSQL")
 
 
+_CHECKED: Final = frozenset(
+    {exp.Star, exp.Group, exp.Order, exp.Join, exp.Select, exp.Table, exp.JSONExtract,
+     exp.JSONExtractScalar, exp.DataType, exp.LimitOptions}
+)  # fmt: skip
+_FIXED: Final = frozenset(
+    {exp.CurrentTimestamp, exp.Localtimestamp, exp.CurrentDate, exp.Cast, exp.Anonymous,
+     exp.JSONArrayAgg, exp.Extract, exp.Sum, exp.Round, exp.Ceil, exp.Floor, exp.Trunc}
+)  # fmt: skip
+
+
 def _check_node(node: exp.Expr) -> None:
     if isinstance(node, exp.Star) and (node.args.get("except_") or node.args.get("replace")):
         raise _refuse("SELECT * EXCLUDE/REPLACE", "it is DuckDB syntax")
+    if isinstance(node, exp.LimitOptions) and (
+        node.args.get("with_ties") or node.args.get("percent")
+    ):
+        raise _refuse("FETCH ... WITH TIES / PERCENT", "DuckDB cannot give the same rows")
     if isinstance(node, exp.Group) and node.args.get("all"):
         raise _refuse("GROUP BY ALL", "it is DuckDB syntax; name the columns")
     if isinstance(node, exp.Order) and any(
@@ -357,9 +402,14 @@ class _Types:
     """PostgreSQL's type of an expression, as far as tables, casts and functions tell it."""
 
     def __init__(self, tree: exp.Expr) -> None:
-        self._ctes: dict[str, exp.Query] = {}
-        for cte in tree.find_all(exp.CTE):
-            self._ctes[cte.alias_or_name] = cte.this
+        self._tree = tree
+        self._cte_map: dict[str, exp.Query] | None = None
+
+    @property
+    def _ctes(self) -> dict[str, exp.Query]:
+        if self._cte_map is None:
+            self._cte_map = {c.alias_or_name: c.this for c in self._tree.find_all(exp.CTE)}
+        return self._cte_map
 
     def of(self, node: exp.Expr | None) -> str | None:
         if node is None:
@@ -481,6 +531,8 @@ def _rewrite(tree: exp.Expr, clock: dt.datetime | None) -> exp.Expr:
     stamp = clock.replace(tzinfo=None).isoformat(sep=" ") if clock else None
 
     def fix(node: exp.Expr) -> exp.Expr:
+        if type(node) not in _FIXED:
+            return node
         if stamp is not None:
             if isinstance(node, exp.CurrentTimestamp):
                 return exp.cast(exp.Literal.string(stamp + "+00"), "TIMESTAMPTZ")
@@ -495,8 +547,10 @@ def _rewrite(tree: exp.Expr, clock: dt.datetime | None) -> exp.Expr:
             return node
         if isinstance(node, exp.Anonymous):
             name = str(node.name).lower()
-            if name == "to_char":
+            if name == "thsources_to_char":
                 return _to_char(node)
+            if name == "thsources_date_part":
+                return _date_part(node)
             if name == "jsonb_agg":
                 if len(node.expressions) != 1:
                     raise _refuse(f"{name}() with {len(node.expressions)} arguments")
@@ -553,6 +607,14 @@ def _json_agg(arg: exp.Expr) -> exp.Expr:
     node = exp.ArrayAgg(this=arg)
     node.meta["thsources_wrap"] = "to_json"
     return node
+
+
+def _date_part(node: exp.Anonymous) -> exp.Expr:
+    args = node.expressions
+    if len(args) != 2 or not (isinstance(args[0], exp.Literal) and args[0].is_string):
+        raise _refuse("date_part() without a constant field name")
+    # PostgreSQL's date_part is float8; DuckDB's, an integer for most fields.
+    return _double(exp.Extract(this=exp.var(str(args[0].this).upper()), expression=args[1]))
 
 
 def _to_char(node: exp.Anonymous) -> exp.Expr:
@@ -646,6 +708,7 @@ def _parse(sql: str) -> tuple[list[exp.Expr], str]:
     """The statements and the query's first word (what a refusal names)."""
     try:
         tokens = _READ.tokenize(sql)
+        _screen(tokens)
         statements = _READ.parser().parse(tokens, sql)
     except ParseError as exc:
         where = exc.errors[0] if exc.errors else {}
@@ -687,5 +750,5 @@ def translate(
     out = []
     for tree in statements:
         _check(tree, first_word, functions)
-        out.append(_rewrite(tree, clock).sql("duckdb"))
+        out.append(_WRITE.generate(_rewrite(tree, clock), copy=False))
     return ";\n".join(out)
