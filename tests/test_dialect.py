@@ -280,3 +280,29 @@ def test_named_query_variants_bind_postgresql_literals(local: Any) -> None:
     res = local.query("SELECT :s AS s, :n::text AS n", params={"s": "it's", "n": 3})
     assert res.rows() == [("it's", "3")]
     assert local.dialect == "postgresql"
+
+
+def test_the_redash_emulator_answers_postgresql_data_sources_the_same_way(local: Any) -> None:
+    """Its PostgreSQL data sources run through the same step, so it no longer hides DuckDB."""
+    from thsources.testing.redash import DataSource, RedashEmulator, User
+
+    key = "dialect-test-key-0123456789abcdef0123456789"
+    sql = (
+        "SELECT count(*), 7 / 2, max(time)::date, extract(year FROM max(time)) "
+        "FROM push WHERE repository_id = 1"
+    )
+    with (
+        RedashEmulator(
+            users=[User(api_key=key)], data_sources=[DataSource(1, "Treeherder")], workers=1
+        ) as emu,
+        thsources.connect(
+            "redash", url=emu.url, api_key=key, data_source="Treeherder", timeout=60
+        ) as redash,
+    ):
+        mine, theirs = local.query(sql), redash.query(sql)
+        assert [c.name for c in theirs.columns] == [c.name for c in mine.columns]
+        assert theirs.rows() == mine.rows()
+        with pytest.raises(QueryError, match="FROM before SELECT"):
+            redash.query("FROM push SELECT id")
+        with pytest.raises(QueryError, match="read_csv_auto"):
+            redash.query("SELECT * FROM read_csv_auto('/etc/passwd')")
