@@ -100,6 +100,7 @@ def test_empty_and_several_statements_exit_2_on_the_command_line(tmp_path: Path,
     env = {**os.environ, "THSOURCES_CONFIG": str(tmp_path / "none.toml")}
     done = subprocess.run(
         [sys.executable, "-m", "thsources", "query", "-s", "local", sql],
+        input="",  # an empty argument makes the command read stdin: give it nothing either
         capture_output=True,
         text=True,
         env=env,

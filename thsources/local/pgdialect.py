@@ -352,7 +352,8 @@ _CHECKED: Final = frozenset(
 )  # fmt: skip
 _FIXED: Final = frozenset(
     {exp.CurrentTimestamp, exp.Localtimestamp, exp.CurrentDate, exp.Cast, exp.Anonymous,
-     exp.JSONArrayAgg, exp.Extract, exp.Sum, exp.Round, exp.Ceil, exp.Floor, exp.Trunc}
+     exp.JSONArrayAgg, exp.Extract, exp.Sum, exp.Round, exp.Ceil, exp.Floor, exp.Trunc,
+     exp.Sign}
 )  # fmt: skip
 
 
@@ -541,10 +542,16 @@ def _rewrite(tree: exp.Expr, clock: dt.datetime | None) -> exp.Expr:
             if isinstance(node, exp.CurrentDate):
                 return exp.cast(exp.Literal.string(stamp[:10]), "DATE")
         if isinstance(node, exp.Cast) and node.to.this == exp.DType.DECIMAL:
-            if not node.to.expressions:
+            params = node.to.expressions
+            if not params:
                 # DuckDB's bare DECIMAL is DECIMAL(18,3): it would round every value.
                 node.set("to", exp.DataType.build("DOUBLE"))
+            elif len(params) == 1 or params[1].name == "0":
+                # numeric(p, 0) is still numeric (float) in PostgreSQL; DuckDB's is whole.
+                return _double(node)
             return node
+        if isinstance(node, exp.Sign):
+            return _double(node)  # double precision or numeric in PostgreSQL
         if isinstance(node, exp.Anonymous):
             name = str(node.name).lower()
             if name == "thsources_to_char":
