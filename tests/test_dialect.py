@@ -54,6 +54,7 @@ def test_refused_with_the_construct_named(local: Any, case: dict[str, Any]) -> N
         local.query(case["sql"])
     assert type(err.value) is kind
     assert case["construct"] in str(err.value)
+    assert err.value.source == "local"
 
 
 @pytest.mark.parametrize("case", REFUSED["read_only"], ids=lambda c: c["sql"][:40])

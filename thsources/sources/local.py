@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import PermissionDenied, QueryError, QueryTimeout
+from ..errors import PermissionDenied, QueryError, QueryTimeout, ThsourcesError
 from ..local import pgdialect
 from ..result import Result, ResultMeta
 from ..sqlbind import bind
@@ -107,7 +107,11 @@ class LocalSource(Source):
         import duckdb
 
         con, _ = self._connection_and_path()
-        text = pgdialect.translate(bind(sql, params, self.dialect), self._clock)
+        try:
+            text = pgdialect.translate(bind(sql, params, self.dialect), self._clock)
+        except ThsourcesError as exc:  # refused before running: say which source refused
+            exc.source = exc.source or self.name
+            raise
         cursor = con.cursor()
         deadline = DEFAULT_TIMEOUT if timeout is None else timeout
         timed_out = threading.Event()
