@@ -162,7 +162,7 @@ _FUNCS: Final[frozenset[type[exp.Expr]]] = frozenset(
         exp.ArraySize, exp.Unnest, exp.ExplodingGenerateSeries, exp.GenerateSeries,
         exp.TimestampTrunc, exp.DateTrunc, exp.Extract, exp.UnixToTime,
         exp.CurrentTimestamp, exp.CurrentDate, exp.Localtimestamp, exp.Coalesce,
-        exp.Nullif, exp.Greatest, exp.Least, exp.JSONArrayAgg,
+        exp.Nullif, exp.Greatest, exp.Least, exp.JSONArrayAgg, exp.Date, exp.Explode,
     }
 )  # fmt: skip
 
@@ -253,6 +253,7 @@ _DTYPE_NAMES: Final[dict[Any, str]] = {
     exp.DType.JSONB: "jsonb",
 }
 _INTS: Final = frozenset({"int2", "int4", "int8"})
+_PADDED: Final = frozenset({exp.DType.CHAR, exp.DType.NCHAR})
 _FLOATS: Final = frozenset({"float4", "float8"})
 
 #: PostgreSQL's own name for functions sqlglot parses without keeping the name.
@@ -275,6 +276,8 @@ _FUNC_NAMES: Final[dict[type[exp.Expr], str]] = {
     exp.Array: "array",
     exp.Exists: "exists",
     exp.JSONArrayAgg: "json_agg",
+    exp.Explode: "unnest",
+    exp.Date: "date",
 }
 
 # to_char template patterns that strftime renders identically (longest first), C locale.
@@ -324,9 +327,9 @@ def _check(tree: exp.Expr, first_word: str, functions: frozenset[str]) -> None:
         raise _refuse(first_word, "only SELECT queries run on the sample")
     for node in tree.walk():
         kind = type(node)
+        if kind in _CHECKED:
+            _check_node(node)
         if kind in _NODES:
-            if kind in _CHECKED:
-                _check_node(node)
             continue
         if isinstance(node, exp.Anonymous):
             name = str(node.name).lower()
@@ -348,18 +351,21 @@ def _check(tree: exp.Expr, first_word: str, functions: frozenset[str]) -> None:
 
 _CHECKED: Final = frozenset(
     {exp.Star, exp.Group, exp.Order, exp.Join, exp.Select, exp.Table, exp.JSONExtract,
-     exp.JSONExtractScalar, exp.DataType, exp.LimitOptions}
+     exp.JSONExtractScalar, exp.DataType, exp.LimitOptions, exp.Substring}
 )  # fmt: skip
 _FIXED: Final = frozenset(
     {exp.CurrentTimestamp, exp.Localtimestamp, exp.CurrentDate, exp.Cast, exp.Anonymous,
      exp.JSONArrayAgg, exp.Extract, exp.Sum, exp.Round, exp.Ceil, exp.Floor, exp.Trunc,
-     exp.Sign}
+     exp.Sign, exp.Date}
 )  # fmt: skip
 
 
 def _check_node(node: exp.Expr) -> None:
     if isinstance(node, exp.Star) and (node.args.get("except_") or node.args.get("replace")):
         raise _refuse("SELECT * EXCLUDE/REPLACE", "it is DuckDB syntax")
+    start = node.args.get("start") if isinstance(node, exp.Substring) else None
+    if isinstance(start, exp.Literal) and start.is_string:
+        raise _refuse("substring(... FROM pattern)", "use regexp_replace or split_part")
     if isinstance(node, exp.LimitOptions) and (
         node.args.get("with_ties") or node.args.get("percent")
     ):
@@ -552,6 +558,17 @@ def _rewrite(tree: exp.Expr, clock: dt.datetime | None) -> exp.Expr:
             return node
         if isinstance(node, exp.Sign):
             return _double(node)  # double precision or numeric in PostgreSQL
+        if isinstance(node, exp.Date):
+            if node.args.get("zone") or node.expressions:
+                raise _refuse("date() with more than one argument")
+            return exp.Cast(this=node.this, to=exp.DataType.build("DATE"))
+        if isinstance(node, exp.Cast) and node.to.this in _PADDED:
+            raise _refuse(f"a cast to {node.to.sql('postgres')}", "char(n) pads with blanks")
+        if isinstance(node, exp.Cast) and node.to.this == exp.DType.VARCHAR and node.to.expressions:
+            # PostgreSQL cuts a string cast to varchar(n) to n characters; DuckDB ignores n.
+            length = node.to.expressions[0].this
+            node.set("to", exp.DataType.build("VARCHAR"))
+            return exp.Left(this=node, expression=length.copy())
         if isinstance(node, exp.Anonymous):
             name = str(node.name).lower()
             if name == "thsources_to_char":
