@@ -411,6 +411,7 @@ class _Types:
     def __init__(self, tree: exp.Expr) -> None:
         self._tree = tree
         self._cte_map: dict[str, exp.Query] | None = None
+        self._resolving: set[tuple[int, str]] = set()
 
     @property
     def _ctes(self) -> dict[str, exp.Query]:
@@ -487,12 +488,33 @@ class _Types:
         return None
 
     def _in_query(self, query: exp.Expr, name: str) -> str | None:
+        key = (id(query), name)
+        if key in self._resolving:  # a recursive CTE asking about itself
+            return None
+        self._resolving.add(key)
+        try:
+            return self._in_query_unguarded(query, name)
+        finally:
+            self._resolving.discard(key)
+
+    def _in_query_unguarded(self, query: exp.Expr, name: str) -> str | None:
         while isinstance(query, exp.SetOperation):
             query = query.this
         if not isinstance(query, exp.Select):
             return None
         for projection in query.selects:
-            if projection.alias_or_name == name:
+            star = isinstance(projection, exp.Star) or (
+                isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)
+            )
+            if star:
+                for source in _sources(query):
+                    table = projection.table if isinstance(projection, exp.Column) else ""
+                    if table and source.alias_or_name != table:
+                        continue
+                    found = self._in_source(source, name)
+                    if found is not None:
+                        return found
+            elif projection.alias_or_name == name:
                 return self.of(projection)
         return None
 
