@@ -85,7 +85,12 @@ _SUBSCRIPTABLE: Final = frozenset(
         TokenType.IDENTIFIER,
         TokenType.VAR,
     }
-)
+) - {
+    # Keywords that may name a column but, before "[", are operators or clause words.
+    TokenType.IN, TokenType.ANY, TokenType.ALL, TokenType.SOME, TokenType.IS, TokenType.CASE,
+    TokenType.ESCAPE, TokenType.EXISTS, TokenType.LIMIT, TokenType.OFFSET, TokenType.UNION,
+    TokenType.DESC, TokenType.ASC, TokenType.COLLATE, TokenType.DEFAULT, TokenType.OVERLAPS,
+}  # fmt: skip
 # Tokens after which FROM starts a query (DuckDB's FROM-first syntax).
 _QUERY_START: Final = frozenset(
     {TokenType.L_PAREN, TokenType.SEMICOLON, TokenType.UNION, TokenType.INTERSECT,
@@ -351,6 +356,7 @@ def _check(tree: exp.Expr, first_word: str, functions: frozenset[str]) -> None:
 
 _CHECKED: Final = frozenset(
     {exp.Star, exp.Group, exp.Order, exp.Join, exp.Select, exp.Table, exp.JSONExtract,
+     exp.Union, exp.Intersect, exp.Except,
      exp.JSONExtractScalar, exp.DataType, exp.LimitOptions, exp.Substring, exp.If}
 )  # fmt: skip
 _FIXED: Final = frozenset(
@@ -384,6 +390,8 @@ def _check_node(node: exp.Expr) -> None:
         kind = str(node.args.get("kind") or "").upper()
         if method in ("ASOF", "POSITIONAL") or kind in ("ANTI", "SEMI", "ASOF", "POSITIONAL"):
             raise _refuse(f"{method or kind} JOIN", "it is DuckDB syntax")
+    if isinstance(node, exp.SetOperation) and node.args.get("by_name"):
+        raise _refuse("UNION BY NAME", "it is DuckDB syntax")
     if isinstance(node, exp.Select):
         for arg in ("qualify", "sample"):
             if node.args.get(arg):
