@@ -349,7 +349,9 @@ class TtyWithBuffer(io.TextIOWrapper):
 def test_terminal_table_is_cut_on_a_binary_stdout_too(tiny: Path) -> None:
     raw = io.BytesIO()
     out = TtyWithBuffer(raw, encoding="utf-8")
-    code = main(["query", "SELECT n FROM generate_series(0, 100) AS g(n)"], stdout=out, stderr=io.StringIO())
+    code = main(
+        ["query", "SELECT n FROM generate_series(0, 100) AS g(n)"], stdout=out, stderr=io.StringIO()
+    )
     assert code == 0
     out.flush()
     assert raw.getvalue().decode().splitlines()[-1].startswith("... 1 more rows (101 in all")

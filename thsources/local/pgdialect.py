@@ -797,9 +797,12 @@ def _empty_array_comparisons(tree: exp.Expr) -> exp.Expr:
     typed text. DuckDB cannot read '{}' as an array, so the answer is written out."""
 
     def fix(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.EQ) and isinstance(node.expression, exp.Any):
-            if _is_empty_array_literal(node.expression.this):
-                return exp.false()
+        if (
+            isinstance(node, exp.EQ)
+            and isinstance(node.expression, exp.Any)
+            and _is_empty_array_literal(node.expression.this)
+        ):
+            return exp.false()
         if isinstance(node, exp.NEQ):
             right = node.expression
             if (
