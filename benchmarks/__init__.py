@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, str] = {
     "polling": "benchmarks.redash_polling",
     "treeherder-jobs": "benchmarks.treeherder_jobs",
     "local-execute": "benchmarks.local_execute",
+    "dialect": "benchmarks.dialect",
 }
 """Benchmark name -> module. To add one: write the module, add a line here."""
 

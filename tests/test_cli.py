@@ -327,7 +327,7 @@ def test_misspelled_profile_gets_did_you_mean(tiny: Path) -> None:
 
 
 def test_terminal_table_is_cut_at_100_rows(tiny: Path, tmp_path: Path) -> None:
-    sql = "SELECT range AS n FROM range(150)"
+    sql = "SELECT n FROM generate_series(0, 149) AS g(n)"
     out = Tty()
     code = main(["query", sql], stdout=out, stderr=io.StringIO())
     assert code == 0
@@ -349,7 +349,9 @@ class TtyWithBuffer(io.TextIOWrapper):
 def test_terminal_table_is_cut_on_a_binary_stdout_too(tiny: Path) -> None:
     raw = io.BytesIO()
     out = TtyWithBuffer(raw, encoding="utf-8")
-    code = main(["query", "SELECT range AS n FROM range(101)"], stdout=out, stderr=io.StringIO())
+    code = main(
+        ["query", "SELECT n FROM generate_series(0, 100) AS g(n)"], stdout=out, stderr=io.StringIO()
+    )
     assert code == 0
     out.flush()
     assert raw.getvalue().decode().splitlines()[-1].startswith("... 1 more rows (101 in all")

@@ -89,14 +89,17 @@ def run_statement(
     timeout: float,
     source: str,
     progress: ProgressCallback | None = None,
+    shown: str | None = None,
 ) -> Fetched:
     """Run ``text`` on a fresh cursor of ``con``; stop it after ``timeout`` s or on Ctrl-C.
 
     ``timeout`` is positive seconds, ``math.inf`` for no limit (already checked by the caller).
     ``progress`` hears ``running`` every slice the statement is still going, then ``done``;
     an exception it raises (``KeyboardInterrupt``) stops the statement too. DuckDB's errors
-    come back as thsources errors carrying ``text`` as ``.query``.
+    come back as thsources errors carrying ``shown`` (the SQL the caller wrote, when ``text``
+    is what it was translated to) or else ``text`` as ``.query``.
     """
+    shown = text if shown is None else shown
     cursor = con.cursor()
     worker = _Worker(cursor, text)
     started = time.monotonic()
@@ -132,10 +135,10 @@ def run_statement(
             f"the query did not finish within {limit} and was interrupted; "
             "pass a larger timeout (or inf for no limit)",
             source=source,
-            query=text,
+            query=shown,
         )
     assert worker.error is not None
-    raise _translate(worker.error, source, text)
+    raise _translate(worker.error, source, shown)
 
 
 def _stop(worker: _Worker) -> None:

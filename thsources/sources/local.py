@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from ..errors import ConfigError, QueryError, SourceUnavailable
+from ..errors import ConfigError, QueryError, SourceUnavailable, ThsourcesError
+from ..local import pgdialect
 from ..local.execute import Fetched, run_statement
 from ..polling import ProgressCallback, check_timeout
 from ..result import Column, Result, ResultMeta
@@ -27,9 +28,13 @@ __all__ = ["LocalSource"]
 
 @register("local")
 class LocalSource(Source):
-    """Run Treeherder-dialect SQL on the embedded sample (or any DuckDB file given as ``path``)."""
+    """Run PostgreSQL SQL on the embedded sample (or any DuckDB file given as ``path``).
 
-    dialect = "duckdb"
+    The SQL is PostgreSQL's, translated to DuckDB by :mod:`thsources.local.pgdialect`, so the
+    dialect parameters are bound in is PostgreSQL's too.
+    """
+
+    dialect = "postgresql"
 
     def __init__(
         self,
@@ -44,6 +49,7 @@ class LocalSource(Source):
         self._seed = seed
         self._scale = scale
         self._con: Any = None
+        self._clock: dt.datetime | None = None  # what now() answers: the sample's end
         self._lock = threading.Lock()
 
     @classmethod
@@ -64,7 +70,13 @@ class LocalSource(Source):
                     from ..local.loader import ensure_sample_db
 
                     path = ensure_sample_db(**self._sample_options())
-                self._con = _open(path, self.name)
+                con = _open(path, self.name)
+                # PostgreSQL's semantics where the SQL text does not carry them, then the
+                # configuration locked so user SQL cannot undo them (or file access).
+                pgdialect.configure(con)
+                con.execute("SET lock_configuration = true")
+                self._clock = pgdialect.sample_clock(con)
+                self._con = con
                 self._resolved_path = path
             return self._con, self._resolved_path
 
@@ -123,13 +135,21 @@ class LocalSource(Source):
             con, _ = self._connection_and_path()
             limit = None if math.isinf(timeout) else timeout
             return run_jx(con, sql, params, source=self.name, timeout=limit)
-        text = bind(sql, params, self.dialect)
         con, _ = self._connection_and_path()
+        bound = bind(sql, params, self.dialect)
+        try:
+            text = pgdialect.translate(bound, self._clock)
+        except ThsourcesError as exc:  # refused before running: say which source refused
+            exc.source = exc.source or self.name
+            exc.query = exc.query or bound
+            raise
         started = time.perf_counter()
-        fetched = run_statement(con, text, timeout=timeout, source=self.name, progress=progress)
+        fetched = run_statement(
+            con, text, timeout=timeout, source=self.name, progress=progress, shown=bound
+        )
         meta = ResultMeta(
             source=self.name,
-            query=text,
+            query=bound,  # what the caller asked, in PostgreSQL; not the DuckDB it became
             runtime_s=time.perf_counter() - started,
             retrieved_at=dt.datetime.now(dt.UTC),
             cached=False,
@@ -163,6 +183,26 @@ class LocalSource(Source):
                 self._con = None
 
 
+class _Attached:
+    """A DuckDB connection whose cursors all start in the attached file's catalog.
+
+    ``USE`` is per connection, and every statement runs on a fresh cursor (so that it alone
+    can be interrupted); each cursor is pointed at the file before it is handed out.
+    """
+
+    def __init__(self, con: Any, catalog: str) -> None:
+        self._con = con
+        self._use = f"USE {catalog}"
+
+    def cursor(self) -> Any:
+        cursor = self._con.cursor()
+        cursor.execute(self._use)
+        return cursor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
 def _open(path: Path, name: str) -> Any:
     """A read-only DuckDB connection to ``path``, or a thsources error saying what is wrong."""
     import duckdb
@@ -179,9 +219,21 @@ def _open(path: Path, name: str) -> Any:
             "DuckDB database file inside it",
             source=name,
         )
+    # The file is attached to an in-memory instance of this source's own rather than opened
+    # with duckdb.connect(path): DuckDB shares one instance per file in a process and refuses a
+    # second connection with other settings, so a locked-down connection would otherwise clash
+    # with any other reader of the same file (an emulator, a notebook's own duckdb.connect).
+    con = duckdb.connect(":memory:")
     try:
-        return duckdb.connect(str(path), read_only=True)
+        escaped = str(path).replace("'", "''")
+        catalog = '"' + path.stem.replace('"', '""') + '"'
+        con.execute(f"ATTACH '{escaped}' AS {catalog} (READ_ONLY)")
+        con.execute(f"USE {catalog}")
+        # No file access from user SQL (COPY, read_csv, ATTACH, INSTALL).
+        con.execute("SET enable_external_access = false")
+        return _Attached(con, catalog)
     except duckdb.Error as exc:
+        con.close()
         message = str(exc)
         if "lock" in message.lower():
             raise SourceUnavailable(

@@ -38,6 +38,8 @@ from urllib.parse import parse_qs
 import duckdb
 import orjson
 
+from thsources.errors import ThsourcesError
+from thsources.local import pgdialect
 from thsources.testing import redash_api
 from thsources.testing.redash_model import (
     DEFAULT_SAVED_QUERIES,
@@ -706,8 +708,9 @@ class RedashEmulator:
             connection.create_function(
                 "pg_sleep", worker.pg_sleep, ["DOUBLE"], "BLOB", side_effects=True
             )
-            # Queries may read the attached files and nothing else on this machine.
-            connection.execute("SET GLOBAL TimeZone = 'UTC'")
+            # Queries may read the attached files and nothing else on this machine; the engine
+            # answers as PostgreSQL does (integer division, NULL order), like the local source.
+            pgdialect.configure(connection)
             connection.execute("SET enable_external_access = false")
             connection.execute("SET lock_configuration = true")
         except BaseException:
@@ -807,6 +810,10 @@ class RedashEmulator:
             if not job.query.strip():
                 error = "can't execute an empty query"
             elif not job.cancelled:
+                if ds.type == "pg":  # the local source's PostgreSQL-to-DuckDB step;
+                    # a live server's now() is the wall clock, so no sample clock here.
+                    sql = pgdialect.translate(job.query, None, True, frozenset({"pg_sleep"}))
+                    annotated = annotate(sql, metadata)
                 executed = cursor.execute(annotated)
                 description = executed.description if executed is not None else None
                 if not description:
@@ -826,6 +833,8 @@ class RedashEmulator:
             )
         except duckdb.Error as e:
             error = database_error(str(e), annotated, ds.type if ds else "pg")
+        except ThsourcesError as e:  # refused by the PostgreSQL-to-DuckDB step
+            error = str(e)
         except Exception as e:  # the runner reports any failure as the job's error
             error = str(e)
         finally:
