@@ -114,7 +114,7 @@ def _configure(work: Path, module: str, tests: list[str]) -> None:
             f'only_mutate = ["{module}"]\n'
             f"pytest_add_cli_args_test_selection = [{quoted}]\n"
             f"pytest_add_cli_args = [{deselect}]\n"
-            'also_copy = ["queries/"]\n'
+            'also_copy = ["queries/", "benchmarks/"]\n'
         )
 
 
@@ -133,13 +133,19 @@ def run_module(
         _configure(work, module, tests)
         env = dict(os.environ)
         env.setdefault("THSOURCES_CACHE_DIR", str(Path(tempfile.gettempdir()) / "thsources-mut"))
-        subprocess.run(
+        ran = subprocess.run(
             ["mutmut", "run", "--max-children", str(children), *mutants],
             cwd=work,
             env=env,
             check=False,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
+        if ran.returncode != 0:
+            # Most often the unmutated tests failed: mutmut then judges nothing.
+            tail = "\n".join(ran.stdout.splitlines()[-30:])
+            print(f"{module}: mutmut failed (exit {ran.returncode}):\n{tail}", file=sys.stderr)
         out = subprocess.run(
             ["mutmut", "results", "--all", "true"],
             cwd=work,
