@@ -116,3 +116,98 @@ def test_typo_gets_three_suggestions_swapped_letters_first(cfg: Path) -> None:
 def test_typo_of_a_longer_name_is_still_suggested(cfg: Path) -> None:
     """'prod' for 'production' is a 0.57 match: above the 0.5 cutoff, below difflib's 0.6."""
     assert suggestions(cfg, ["production"], "prod") == "did you mean 'production'?"
+
+
+@register("mutants-bare")
+class BareSource(Source):
+    """A kind that takes no options at all."""
+
+    def submit(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        raise AssertionError("not used")
+
+
+def test_config_file_defaults_to_the_user_config_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("THSOURCES_CONFIG")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    code, out, _ = run_cli("sources")
+    assert code == 0
+    assert out.splitlines()[0] == (
+        f"config file: {tmp_path / 'xdg' / 'thsources' / 'config.toml'} (not found)"
+    )
+
+
+def test_config_path_that_cannot_be_read_says_why(cfg: Path) -> None:
+    cfg.mkdir()
+    with pytest.raises(ConfigError) as info:
+        load_config()
+    assert str(info.value) == f"cannot read the config file {cfg}: Is a directory"
+
+
+def test_unknown_top_level_keys_are_named(cfg: Path) -> None:
+    write(cfg, 'x = 1\n[stmo]\nkind = "redash"\n', 0o600)
+    with pytest.raises(ConfigError) as info:
+        load_config()
+    assert str(info.value) == (
+        f"{cfg}: unknown top-level key(s) stmo, x; write each source as a [profiles.NAME] table"
+    )
+
+
+def test_unknown_name_without_a_config_file(cfg: Path) -> None:
+    from thsources.sources.base import known_kinds
+
+    with pytest.raises(ConfigError) as info:
+        resolve("zzzzzz", {}, environ={})
+    assert str(info.value) == (
+        f"no profile or source kind named 'zzzzzz'; (no config file at {cfg}; "
+        f"kinds: {', '.join(known_kinds())})"
+    )
+
+
+def test_unknown_name_lists_the_profiles(cfg: Path) -> None:
+    from thsources.sources.base import known_kinds
+
+    write(
+        cfg, '[profiles.wh]\nkind = "mutants-bare"\n[profiles.aa]\nkind = "mutants-bare"\n', 0o600
+    )
+    with pytest.raises(ConfigError) as info:
+        resolve("zzzzzz", {}, environ={})
+    assert str(info.value) == (
+        f"no profile or source kind named 'zzzzzz'; (profiles in {cfg}: aa, wh; "
+        f"kinds: {', '.join(known_kinds())})"
+    )
+    write(cfg, "", 0o600)
+    with pytest.raises(ConfigError, match=f"\\(profiles in {cfg}: none; kinds: "):
+        resolve("zzzzzz", {}, environ={})
+
+
+def test_misspelled_env_option_is_an_unknown_option(cfg: Path) -> None:
+    """``dsn_evn`` is a typo of ``dsn_env``: refused, never read as a variable name."""
+    write(cfg, '[profiles.wh]\nkind = "mutants-dsn"\ndsn_evn = "WH_DSN"\n', 0o600)
+    with pytest.raises(ConfigError) as info:
+        resolve("wh", {}, environ={"WH_DSN": DSN})
+    assert str(info.value) == (
+        f"{cfg}: [profiles.wh] has unknown option 'dsn_evn' for kind 'mutants-dsn'; "
+        "valid options: api_key, dsn, timeout"
+    )
+
+
+def test_unknown_option_of_a_kind_without_options(cfg: Path) -> None:
+    write(cfg, '[profiles.wh]\nkind = "mutants-bare"\nurl = "x"\n', 0o600)
+    with pytest.raises(ConfigError) as info:
+        resolve("wh", {}, environ={})
+    assert str(info.value) == (
+        f"{cfg}: [profiles.wh] has unknown option 'url' for kind 'mutants-bare'; "
+        "valid options: none"
+    )
+    with pytest.raises(ConfigError) as info:
+        resolve("mutants-bare", {"url": "x"}, environ={})
+    assert str(info.value) == (
+        "unknown option 'url' for a mutants-bare source; valid options: none"
+    )
+    with pytest.raises(ConfigError) as info:
+        resolve("mutants-dsn", {"url": "x"}, environ={})
+    assert str(info.value) == (
+        "unknown option 'url' for a mutants-dsn source; valid options: api_key, dsn, timeout"
+    )
