@@ -67,11 +67,12 @@ PROFILE = f'[profiles.wh]\nkind = "mutants-dsn"\ndsn = "{DSN}"\ntimeout = 30\n'
 
 
 def test_a_kinds_own_secret_in_a_group_readable_file_is_refused(cfg: Path) -> None:
-    write(cfg, PROFILE, 0o644)
+    write(cfg, PROFILE + 'api_key = "k-123"\n', 0o644)
     with pytest.raises(ConfigError) as info:
         load_config()
     assert str(info.value) == (
-        f"the config file {cfg} holds a secret (profiles.wh.dsn) and is readable by group "
+        f"the config file {cfg} holds a secret (profiles.wh.dsn, profiles.wh.api_key) and is "
+        "readable by group "
         f"or others; run `chmod 600 {cfg}`, or move the secret to an environment variable "
         "named by an `<option>_env` entry"
     )
@@ -210,4 +211,28 @@ def test_unknown_option_of_a_kind_without_options(cfg: Path) -> None:
         resolve("mutants-dsn", {"url": "x"}, environ={})
     assert str(info.value) == (
         "unknown option 'url' for a mutants-dsn source; valid options: api_key, dsn, timeout"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("profiles = 1\n", "'profiles' must be a table of [profiles.NAME] tables"),
+        ("[profiles]\nwh = 1\n", "[profiles.wh] must be a table"),
+    ],
+)
+def test_profiles_that_are_not_tables_are_refused(cfg: Path, text: str, message: str) -> None:
+    write(cfg, text, 0o600)
+    with pytest.raises(ConfigError) as info:
+        load_config()
+    assert str(info.value) == f"{cfg}: {message}"
+
+
+def test_a_profile_knows_its_name_and_kind(cfg: Path) -> None:
+    write(cfg, PROFILE, 0o600)
+    profile = load_config().profiles["wh"]
+    assert (profile.name, profile.kind, dict(profile.options)) == (
+        "wh",
+        "mutants-dsn",
+        {"dsn": DSN, "timeout": 30},
     )
