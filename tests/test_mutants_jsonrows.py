@@ -1,0 +1,76 @@
+"""Decoding Redash bodies: what mutation testing found unchecked (see docs/testing.md).
+
+When a result was computed (``retrieved_at``) as the user reads it, in UTC whatever offset
+the server wrote; the envelope keys kept in ``meta.extra``; rows found under a nested key on
+the safe path; the edge of the 64-bit integer range when a column's type is inferred.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+import pytest
+
+from thsources.errors import ProtocolError
+from thsources.jsonrows import decode_query_result, decode_rows, infer_type
+
+
+def body(**query_result: Any) -> bytes:
+    qr = {
+        "id": 7,
+        "data": {"columns": [{"name": "n", "type": "integer"}], "rows": [{"n": 1}]},
+        **query_result,
+    }
+    return orjson.dumps({"query_result": qr})
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-10-01T14:00:00+02:00", dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)),
+        ("2026-10-01T12:00:00", dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)),
+        ("2026-10-01T12:00:00Z", dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)),
+        ("not a time", None),
+    ],
+)
+def test_retrieved_at_is_read_as_utc(raw: str, expected: dt.datetime | None, fast: bool) -> None:
+    _, res = decode_query_result(body(retrieved_at=raw), fast=fast)
+    got = res.meta.retrieved_at
+    assert got == expected
+    if got is not None:
+        assert got.utcoffset() == dt.timedelta(0)
+
+
+def test_without_retrieved_at_there_is_none() -> None:
+    _, res = decode_query_result(body())
+    assert res.meta.retrieved_at is None
+    assert res.meta.extra == {}
+
+
+def test_query_hash_and_data_source_are_kept_in_meta() -> None:
+    _, res = decode_query_result(body(query_hash="abc123", data_source_id=4, runtime=0.5))
+    assert res.meta.extra == {"query_hash": "abc123", "data_source_id": 4}
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_rows_under_a_nested_key(fast: bool) -> None:
+    doc = {"result": {"page": 2, "data": [{"n": 1}, {"n": 2}]}, "other": {"data": [{"n": 9}]}}
+    rest, table = decode_rows(orjson.dumps(doc), ("result", "data"), [("n", "integer")], fast=fast)
+    assert table.column("n").to_pylist() == [1, 2]
+    assert rest["result"]["page"] == 2 and rest["other"] == {"data": [{"n": 9}]}
+
+
+def test_missing_nested_rows_name_the_path() -> None:
+    doc = {"result": {"page": 2}}
+    with pytest.raises(ProtocolError) as info:
+        decode_rows(orjson.dumps(doc), ("result", "data"), [("n", "integer")], fast=False)
+    assert info.value.message == "no result.data in the JSON body"
+
+
+def test_inferred_integers_stop_at_the_64_bit_range() -> None:
+    assert infer_type([-(2**63), 2**63 - 1]) == "integer"
+    assert infer_type([-(2**63) - 1]) == "json"
+    assert infer_type([2**63]) == "json"
