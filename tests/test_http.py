@@ -482,6 +482,7 @@ class _SlowHandler(BaseHTTPRequestHandler):
 
 
 def test_read_timeout_at_the_deadline_on_a_real_socket() -> None:
+    _SlowHandler.release.clear()  # set by an earlier run in the same process (mutmut reruns)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
