@@ -35,6 +35,7 @@ DEFAULT_TIMEOUT: Final = 600.0
 _BUILTIN: Final[dict[str, str]] = {
     "local": "thsources.sources.local",
     "redash": "thsources.sources.redash",
+    "sql": "thsources.sources.sql",
 }
 _REGISTRY: dict[str, type[Source]] = {}
 _LOCK = threading.Lock()
