@@ -155,7 +155,9 @@ class SqlSource(Source):
         driver = self._driver
         limit = DEFAULT_TIMEOUT if timeout is None else timeout
         deadline = Deadline(limit)
-        text, values = to_driver(sql, params, driver.dialect, driver.paramstyle)
+        text, values = to_driver(
+            sql, params, driver.dialect, driver.paramstyle, arrays=driver.arrays
+        )
         started = time.perf_counter()
         con = self._acquire(deadline)
         fired = threading.Event()

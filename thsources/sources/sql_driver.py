@@ -85,6 +85,8 @@ class Driver(ABC):
 
     dialect: str = "postgresql"
     paramstyle: Paramstyle = "pyformat"
+    arrays: bool = False
+    """Whether ``IN :list`` is sent as ``= ANY(array)`` (the driver binds lists as arrays)."""
 
     def __init__(self, url: DatabaseURL, source: str) -> None:
         self.url = url

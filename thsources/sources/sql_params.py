@@ -5,7 +5,9 @@ The placeholders are found by the same lexer that renders literals for the other
 alone here too. Each one becomes the driver's own placeholder (``%(name)s`` for psycopg and
 PyMySQL, ``$name`` for DuckDB, ``:name`` for sqlite3) and the values travel separately. A list
 (for ``IN :names``) becomes one placeholder per item; an empty list becomes an empty subquery,
-which keeps both ``IN`` (false) and ``NOT IN`` (true) right.
+which keeps both ``IN`` (false) and ``NOT IN`` (true) right. On PostgreSQL, where an empty
+subquery's NULL is text and cannot meet an integer column, ``IN :names`` becomes
+``= ANY(array)`` and ``NOT IN :names`` ``<> ALL(array)``, the list travelling as one array.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
@@ -23,6 +26,7 @@ __all__ = ["Paramstyle", "to_driver"]
 
 Paramstyle = Literal["pyformat", "dollar", "named"]
 
+_IN_BEFORE: Final = re.compile(r"\s(NOT\s+)?IN\s*$", re.IGNORECASE)
 _SCALARS: Final = (str, int, float, decimal.Decimal, dt.date, dt.datetime, type(None))
 
 
@@ -62,6 +66,8 @@ def to_driver(
     params: Mapping[str, Any] | None,
     dialect: str,
     style: Paramstyle,
+    *,
+    arrays: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """SQL in the driver's paramstyle and the values to send with it.
 
@@ -103,7 +109,14 @@ def to_driver(
             items = sorted(value, key=repr) if isinstance(value, set | frozenset) else list(value)
             if any(isinstance(v, list | tuple | set | frozenset) for v in items):
                 raise ParameterError(f"parameter {name!r}: a list parameter cannot contain lists")
-            if not items:
+            before = _IN_BEFORE.search(out[-1]) if arrays else None
+            if before is not None:
+                head = out[-1][: before.start()]
+                op = "<> ALL" if before.group(1) else "= ANY"
+                out[-1] = f"{head} {op}("
+                values[name] = [_check_value(name, item) for item in items]
+                out.append(_mark(name, style) + ")")
+            elif not items:
                 out.append(
                     "(SELECT NULL FROM DUAL WHERE FALSE)"
                     if dialect == "mysql"

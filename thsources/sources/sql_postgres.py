@@ -49,6 +49,7 @@ def first_keyword(sql: str) -> str:
 class PostgresDriver(Driver):
     dialect = "postgresql"
     paramstyle = "pyformat"
+    arrays = True
 
     def connect(self, timeout: float) -> Any:
         import psycopg
