@@ -125,13 +125,16 @@ class DuckDBDriver(Driver):
         batch_rows: int,
         meta: ResultMeta,
     ) -> Result:
-        con.execute(sql, dict(values) if values else None)
-        if con.description is None:
+        rel = con.sql(sql, params=dict(values) if values else None)
+        if rel is None:  # a statement without rows
             return Result.from_columns([], [], meta)
         # DuckDB's JSON type reaches Arrow as plain text: keep it json.
-        types = {d[0]: "json" for d in con.description if str(d[1]) == "JSON"}
-        reader = con.fetch_record_batch(batch_rows)
-        return Result.from_arrow(reader.read_all(), types=types, meta=meta)
+        types = {
+            name: "json" for name, t in zip(rel.columns, rel.types, strict=True) if str(t) == "JSON"
+        }
+        # duckdb 2 names it to_arrow_reader; 1.x fetch_arrow_reader.
+        read = getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader
+        return Result.from_arrow(read(batch_rows).read_all(), types=types, meta=meta)
 
     def cancel(self, con: Any) -> None:
         con.interrupt()
