@@ -24,6 +24,7 @@ __all__ = ["BENCHMARKS", "Options", "Row", "format_table", "main", "median_times
 BENCHMARKS: dict[str, str] = {
     "decode": "benchmarks.decode",
     "polling": "benchmarks.redash_polling",
+    "sql": "benchmarks.sql_stream",
 }
 """Benchmark name -> module. To add one: write the module, add a line here."""
 
