@@ -144,6 +144,14 @@ def test_timestamps_with_a_zone_come_back_in_utc_whatever_the_session_zone(
     assert res.records() == [{"at": utc(2024, 1, 1, 5, 30)}]
 
 
+def test_a_value_the_driver_cannot_read_is_a_query_error(src: Any, srv: Server) -> None:
+    if srv.kind != "postgresql":
+        pytest.skip("MySQL has no infinite timestamps")
+    with pytest.raises(QueryError, match="cannot be read"):
+        src.query("SELECT TIMESTAMP 'infinity' AS never")
+    assert src.query("SELECT 1 AS one").records() == [{"one": 1}]
+
+
 def test_rows_arrive_in_batches_of_batch_rows(srv: Server) -> None:
     sql = (
         "SELECT n FROM generate_series(1, 100) AS g(n) ORDER BY n"

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..errors import ConfigError, QueryTimeout
+from ..errors import ConfigError, QueryError, QueryTimeout
 from ..polling import Deadline
 from ..result import Result, ResultMeta
 from .base import DEFAULT_TIMEOUT, CompletedJob, Job, Source, register
@@ -26,7 +26,7 @@ from .sql_params import to_driver
 
 __all__ = ["DEFAULT_BATCH_ROWS", "SqlSource"]
 
-DEFAULT_BATCH_ROWS: Final = 20_000
+DEFAULT_BATCH_ROWS: Final = 5_000
 """Rows fetched per round trip: enough to amortise it, few enough to keep one batch small."""
 
 # Seconds the client waits past the deadline before cancelling itself, so that the
@@ -184,6 +184,9 @@ class SqlSource(Source):
             _stop(timer)
             driver.close(con)
             err = driver.error(exc, connecting=False)
+            if err is None and isinstance(exc, ValueError | TypeError | OverflowError):
+                # A value the column's type cannot hold (pyarrow's errors are ValueErrors).
+                err = QueryError(f"cannot convert the result: {exc}", source=self.name)
             if err is None:
                 raise
             if fired.is_set() or isinstance(err, QueryTimeout):

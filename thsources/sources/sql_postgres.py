@@ -160,8 +160,10 @@ class PostgresDriver(Driver):
                 return NotFound(f"{where}; check the database name in the url", source=src)
             return SourceUnavailable(where, source=src)
         if isinstance(exc, psycopg.DataError) and not state:
-            # Raised while sending a value, before the server saw anything.
-            return ParameterError(f"a parameter cannot be sent to PostgreSQL: {message}")
+            # psycopg's own: a value it cannot send (NUL in text) or read ('infinity' dates).
+            if "NUL" in message:
+                return ParameterError(f"a parameter cannot be sent to PostgreSQL: {message}")
+            return QueryError(f"a value in the result cannot be read: {message}", source=src)
         if state == "25006":
             return PermissionDenied(
                 f"the sql source is read-only and the server refused a write: {message}",
