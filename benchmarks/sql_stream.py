@@ -89,9 +89,7 @@ def _baseline(url: str) -> Any:
 def _psycopg_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
-    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(
-        hide_password=False
-    )
+    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
 def _ours(url: str) -> Any:
@@ -206,7 +204,7 @@ def _child(key: str, url: str) -> None:
     import pyarrow  # noqa: F401
     import sqlalchemy  # noqa: F401
 
-    import thsources.sources.sql  # noqa: F401
+    import thsources.sources.sql
     import thsources.sources.sql_postgres  # noqa: F401
 
     gc.collect()
