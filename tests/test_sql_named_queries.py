@@ -17,8 +17,8 @@ from sql_servers import KINDS, Server, server
 
 import thsources
 from thsources.cli import main
-from thsources.local.dbload import INDEXES, index_sql
 from thsources.local.schema import TABLES
+from thsources.sources.sql_load import INDEXES, index_sql
 
 SCALE = "0.2"
 NAMED = [
@@ -123,6 +123,27 @@ def test_loading_twice_is_refused_and_changes_nothing(loaded: Server) -> None:
     assert "already has the table(s)" in err
     assert "--replace" in err
     assert loaded.execute("SELECT count(*) FROM push")[0][0] == before
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_wrong_password_fails_the_load_with_exit_3_and_no_password(kind: str) -> None:
+    import os
+
+    from sql_servers import ENV, skip_reason
+    from sqlalchemy.engine import make_url
+
+    base = os.environ.get(ENV[kind])
+    if not base:
+        pytest.skip(skip_reason(kind))
+    secret = "Wr0ng-Secret-pw"
+    # The PostgreSQL test server trusts 127.0.0.1, so there an unknown role is what fails.
+    user = "thsrc_nobody" if kind == "postgresql" else make_url(base).username
+    url = make_url(base).set(username=user, password=secret)
+    code, err = cli("sample", "load", url.render_as_string(hide_password=False))
+    assert code == 3, err
+    assert "check the user name and password" in err
+    assert secret not in err
+    assert ":***@" in err
 
 
 def test_the_loader_refuses_a_url_it_cannot_load() -> None:

@@ -129,8 +129,8 @@ def _add_sample_parser(sub: Any) -> None:
 
 
 def _sample(args: argparse.Namespace, stderr: TextIO) -> None:
-    from .local.dbload import load_sample
     from .local.sample import DEFAULT_SEED
+    from .sources.sql_load import load_sample
 
     def show(table: str, rows: int) -> None:
         stderr.write(f"thsources: loaded {rows} rows into {table}\n")

@@ -39,7 +39,8 @@ _SUPPORTED = (
 )
 
 
-def _driver_for(url: DatabaseURL, source: str) -> Driver:
+def driver_for(url: DatabaseURL, source: str) -> Driver:
+    """The driver for ``url``; a ``+driver`` other than the shipped one is a ConfigError."""
     backend, driver = url.backend, url.driver
     if backend == "postgresql" and driver in (None, "psycopg"):
         from .sql_postgres import PostgresDriver
@@ -82,7 +83,7 @@ class SqlSource(Source):
                 "or THSOURCES_SQL_URL"
             )
         self._url = DatabaseURL.parse(url)
-        self._driver = _driver_for(self._url, self.name)
+        self._driver = driver_for(self._url, self.name)
         self.dialect = self._driver.dialect
         try:
             self._batch_rows = int(batch_rows) if batch_rows is not None else DEFAULT_BATCH_ROWS

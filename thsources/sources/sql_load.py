@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..errors import ConfigError, SourceError, SourceUnavailable
-from .sample import DEFAULT_SEED, iter_tables
-from .schema import TABLES, Dialect, TableDef, ddl, quote_ident
+from ..errors import ConfigError, SourceError
+from ..local.sample import DEFAULT_SEED, iter_tables
+from ..local.schema import TABLES, Dialect, TableDef, ddl, quote_ident
+from .sql import driver_for
+from .sql_driver import DatabaseURL
 
 __all__ = ["INDEXES", "LoadReport", "foreign_key_sql", "index_sql", "load_sample"]
 
@@ -76,21 +78,6 @@ def foreign_key_sql(dialect: Dialect) -> list[str]:
     return out
 
 
-def _parse(url: str) -> Any:
-    try:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-    except ImportError:  # pragma: no cover - the db extra is missing
-        raise ConfigError("loading a database needs: pip install 'thsources[db]'") from None
-    try:
-        return make_url(url)
-    except (ArgumentError, ValueError):
-        raise ConfigError(
-            "not a database URL; write postgresql://user:password@host:5432/dbname "
-            "or mysql://user:password@host:3306/dbname"
-        ) from None
-
-
 def load_sample(
     url: str,
     *,
@@ -102,34 +89,36 @@ def load_sample(
     """Create Treeherder's tables in the database at ``url`` and fill them with the sample.
 
     The database must not hold these tables yet, unless ``replace`` (drop them first).
+    Errors map as the ``sql`` source maps them (wrong password: ``AuthenticationError``...).
     """
-    parsed = _parse(url)
-    masked = parsed.render_as_string(hide_password=True)
-    backend, driver = parsed.get_backend_name(), parsed.drivername.partition("+")[2]
-    if backend == "postgresql" and driver in ("", "psycopg"):
+    parsed = DatabaseURL.parse(url)
+    if parsed.backend == "postgresql":
+        connect: Callable[[DatabaseURL], Any] = _connect_postgres
         loader: Callable[..., dict[str, int]] = _load_postgres
-    elif backend in ("mysql", "mariadb") and driver in ("", "pymysql"):
-        loader = _load_mysql
+    elif parsed.backend in ("mysql", "mariadb"):
+        connect, loader = _connect_mysql, _load_mysql
     else:
         raise ConfigError(
-            f"cannot load the sample into {masked}: use a postgresql:// or mysql:// URL"
+            f"cannot load the sample into {parsed.masked}: use a postgresql:// or mysql:// URL"
         )
-    password = parsed.password or ""
+    driver = driver_for(parsed, "sample load")  # refuses drivers other than the shipped ones
+    connecting = True
     try:
-        rows = loader(parsed, iter_tables(seed, scale), replace, progress)
+        con = connect(parsed)
+        connecting = False
+        rows = loader(con, parsed.masked, iter_tables(seed, scale), replace, progress)
     except SourceError:
         raise
     except Exception as exc:
-        text = str(exc).replace(password, "***") if password else str(exc)
-        if _is_driver_error(exc):
-            raise SourceUnavailable(f"loading the sample into {masked} failed: {text}") from None
-        raise
-    return LoadReport(masked, rows)
-
-
-def _is_driver_error(exc: BaseException) -> bool:
-    module = type(exc).__module__
-    return module.startswith(("psycopg", "pymysql"))
+        err = driver.error(exc, connecting=connecting)
+        if err is None:
+            raise
+        if connecting:
+            raise err from None  # its message names the database already
+        raise type(err)(
+            f"loading the sample into {parsed.masked} failed: {err.message}", source=err.source
+        ) from None
+    return LoadReport(parsed.masked, rows)
 
 
 def _existing(tables: Iterable[str], have: set[str], masked: str) -> None:
@@ -142,15 +131,10 @@ def _existing(tables: Iterable[str], have: set[str], masked: str) -> None:
         )
 
 
-def _load_postgres(
-    parsed: Any,
-    tables: Iterable[tuple[TableDef, Sequence[Sequence[Any]]]],
-    replace: bool,
-    progress: Callable[[str, int], None] | None,
-) -> dict[str, int]:
+def _connect_postgres(parsed: DatabaseURL) -> Any:
     import psycopg
 
-    kwargs = {
+    kwargs: dict[str, Any] = {
         k: v
         for k, v in {
             "host": parsed.host,
@@ -161,9 +145,19 @@ def _load_postgres(
         }.items()
         if v is not None
     }
-    kwargs.update({k: (v if isinstance(v, str) else v[-1]) for k, v in parsed.query.items()})
+    kwargs.update(parsed.query)
+    return psycopg.connect(**kwargs)
+
+
+def _load_postgres(
+    con: Any,
+    masked: str,
+    tables: Iterable[tuple[TableDef, Sequence[Sequence[Any]]]],
+    replace: bool,
+    progress: Callable[[str, int], None] | None,
+) -> dict[str, int]:
     counts: dict[str, int] = {}
-    with psycopg.connect(**kwargs) as con:  # one transaction: committed on success only
+    with con:  # one transaction: committed on success only, and closed
         have = {
             r[0]
             for r in con.execute(
@@ -176,7 +170,7 @@ def _load_postgres(
             for name in reversed(names):
                 con.execute(f"DROP TABLE IF EXISTS {quote_ident(name, 'postgresql')} CASCADE")
         else:
-            _existing(names, have, parsed.render_as_string(hide_password=True))
+            _existing(names, have, masked)
         # Keys checked row by row slow COPY down several times: add them once the rows are in.
         for statement in ddl("postgresql", foreign_keys=False):
             con.execute(statement)
@@ -195,17 +189,12 @@ def _load_postgres(
     return counts
 
 
-def _load_mysql(
-    parsed: Any,
-    tables: Iterable[tuple[TableDef, Sequence[Sequence[Any]]]],
-    replace: bool,
-    progress: Callable[[str, int], None] | None,
-) -> dict[str, int]:
+def _connect_mysql(parsed: DatabaseURL) -> Any:
     import pymysql
 
     if not parsed.database:
         raise ConfigError("the MySQL URL needs a database name: mysql://user@host/dbname")
-    con = pymysql.connect(
+    return pymysql.connect(
         host=parsed.host or "localhost",
         port=parsed.port or 3306,
         user=parsed.username or "",
@@ -214,6 +203,17 @@ def _load_mysql(
         charset="utf8mb4",
         autocommit=False,
     )
+
+
+def _load_mysql(
+    con: Any,
+    masked: str,
+    tables: Iterable[tuple[TableDef, Sequence[Sequence[Any]]]],
+    replace: bool,
+    progress: Callable[[str, int], None] | None,
+) -> dict[str, int]:
+    import pymysql
+
     created: list[str] = []
     counts: dict[str, int] = {}
     try:
@@ -229,7 +229,7 @@ def _load_mysql(
                 for name in reversed(names):
                     cur.execute(f"DROP TABLE IF EXISTS {quote_ident(name, 'mysql')}")
             else:
-                _existing(names, have, parsed.render_as_string(hide_password=True))
+                _existing(names, have, masked)
             for t, statement in zip(TABLES, ddl("mysql"), strict=True):
                 cur.execute(statement)
                 created.append(t.name)
