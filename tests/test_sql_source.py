@@ -234,6 +234,20 @@ def test_the_deadline_cancels_the_statement_on_the_server(srv: Server) -> None:
         srv.stop(marker)
 
 
+def test_the_deadline_stops_a_stream_of_short_fetches(srv: Server) -> None:
+    # Each FETCH of one row takes 0.2 s, well inside the server's per-statement limit; only
+    # the client's own deadline can stop the whole stream (100 rows would take 20 s).
+    slow_rows = (
+        "SELECT n, pg_sleep(0.2) AS s FROM generate_series(1, 100) AS g(n)"
+        if srv.kind == "postgresql"
+        else "SELECT seq AS n, SLEEP(0.2) AS s FROM seq_1_to_100"
+    )
+    with thsources.connect("sql", url=srv.url, batch_rows=1) as source:
+        with pytest.raises(QueryTimeout, match="did not finish within 1 s"):
+            source.query(slow_rows, timeout=1)
+        assert source.query("SELECT 1 AS one").records() == [{"one": 1}]
+
+
 CTRL_C_SCRIPT = textwrap.dedent(
     """
     import sys

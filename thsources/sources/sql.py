@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..errors import ConfigError, QueryError, QueryTimeout
+from ..errors import ConfigError, QueryError, QueryTimeout, ThsourcesError
 from ..polling import Deadline
 from ..result import Result, ResultMeta
 from .base import DEFAULT_TIMEOUT, CompletedJob, Job, Source, register
@@ -175,7 +175,9 @@ class SqlSource(Source):
             timer.start()
         meta = ResultMeta(source=self.name, query=sql, cached=False)
         try:
-            result = driver.fetch(con, text, values, remaining, self._batch_rows, meta)
+            result = driver.fetch(
+                con, text, values, remaining, self._batch_rows, meta, fired.is_set
+            )
         except KeyboardInterrupt:
             _stop(timer)
             driver.cancel(con)
@@ -184,7 +186,7 @@ class SqlSource(Source):
         except Exception as exc:
             _stop(timer)
             driver.close(con)
-            err = driver.error(exc, connecting=False)
+            err = exc if isinstance(exc, ThsourcesError) else driver.error(exc, connecting=False)
             if err is None and isinstance(exc, ValueError | TypeError | OverflowError):
                 # A value the column's type cannot hold (pyarrow's errors are ValueErrors).
                 err = QueryError(f"cannot convert the result: {exc}", source=self.name)

@@ -9,7 +9,7 @@ the deadline timer and Ctrl-C handling, the same for every driver.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,10 +111,11 @@ class Driver(ABC):
         timeout: float,
         batch_rows: int,
         meta: ResultMeta,
+        stop: Callable[[], bool],
     ) -> Result:
-        """Run ``sql`` and build its result batch by batch."""
+        """Run ``sql`` and build its result batch by batch, until ``stop()`` says otherwise."""
         stream = self.open(con, sql, values, timeout, batch_rows)
-        return build_result(stream.columns, stream.batches, meta)
+        return build_result(stream.columns, stream.batches, meta, stop)
 
     @abstractmethod
     def cancel(self, con: Any) -> None:

@@ -8,7 +8,7 @@ SQLite's columns have no declared result types, so each is typed from its values
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -124,7 +124,9 @@ class DuckDBDriver(Driver):
         timeout: float,
         batch_rows: int,
         meta: ResultMeta,
+        stop: Callable[[], bool],
     ) -> Result:
+        # The engine is in this process: interrupt() stops it wherever it is, so no stop().
         rel = con.sql(sql, params=dict(values) if values else None)
         if rel is None:  # a statement without rows
             return Result.from_columns([], [], meta)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from ..coltypes import ColumnType, arrow_type, to_arrow_array
+from ..errors import QueryTimeout
 from ..result import Column, Result, ResultMeta
 
 if TYPE_CHECKING:
@@ -119,8 +120,13 @@ def build_result(
     specs: Sequence[ColumnSpec],
     batches: Iterable[Sequence[Sequence[Any]]],
     meta: ResultMeta,
+    stop: Callable[[], bool] | None = None,
 ) -> Result:
-    """A Result from row batches, each turned into Arrow columns as it arrives."""
+    """A Result from row batches, each turned into Arrow columns as it arrives.
+
+    ``stop`` is asked after each batch: a cancel sent while the client converts a batch
+    finds no statement running, so the deadline is also checked here, between fetches.
+    """
     import pyarrow as pa
 
     schema = pa.schema([pa.field(s.name, arrow_type(s.type)) for s in specs])
@@ -135,5 +141,7 @@ def build_result(
             arrays.append((spec.convert or _to_arrow)(values, spec.type))
         del rows
         record_batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+        if stop is not None and stop():
+            raise QueryTimeout("the deadline passed while rows were being read", source=meta.source)
     table = pa.Table.from_batches(record_batches, schema=schema)
     return Result(columns, table, meta)
