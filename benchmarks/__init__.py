@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, str] = {
     "treeherder-jobs": "benchmarks.treeherder_jobs",
     "local-execute": "benchmarks.local_execute",
     "dialect": "benchmarks.dialect",
+    "sql": "benchmarks.sql_stream",
 }
 """Benchmark name -> module. To add one: write the module, add a line here."""
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import duckdb
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import thsources
 from thsources.errors import PermissionDenied, QueryError, UnsupportedQuery
@@ -125,6 +127,19 @@ def test_empty_lists_bind_for_any_column_type(local: Any, column: str, table: st
     for op, expected in (("IN", 0), ("NOT IN", total)):
         sql = f"SELECT count(*) AS n FROM {table} WHERE {column} {op} :xs"
         assert local.query(sql, {"xs": []}).records() == [{"n": expected}]
+
+
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        max_size=30,
+    )
+)
+def test_any_text_round_trips_through_the_postgresql_binder_and_translation(
+    local: Any, value: str
+) -> None:
+    """Values with backslashes are bound as E'...' strings; the sample must read them back."""
+    assert local.query("SELECT :v AS v", {"v": value}).records() == [{"v": value}]
 
 
 def test_integer_division_and_modulo_truncate_toward_zero(local: Any) -> None:

@@ -2,8 +2,9 @@
 
 Regular files and new paths are replaced atomically; a symlink keeps pointing where it
 pointed while its target is replaced; devices, FIFOs and sockets are written to in place.
-Real special files only: FIFOs, sockets and ptys made in the test, and /dev/null, /dev/full
-(written to, never replaced).
+Real special files only: FIFOs, sockets, ptys and device nodes made in the test's own folder
+(a copy of /dev/null and /dev/full made with mknod), so a writer that wrongly replaces a
+device can never replace the machine's own.
 """
 
 from __future__ import annotations
@@ -234,21 +235,32 @@ def test_symlink_to_a_fifo_like_dev_stdout(tmp_path: Path) -> None:
     assert stdout_link.is_symlink() and stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
-def test_dev_null_is_written_to_not_replaced() -> None:
-    before = os.lstat("/dev/null")
-    check_writable(Path("/dev/null"))
-    write_result(RESULT, "csv", path=Path("/dev/null"))
-    after = os.lstat("/dev/null")
+def _device(tmp_path: Path, name: str, major: int, minor: int) -> Path:
+    """A character device node of the test's own (the same device as /dev/<name>)."""
+    node = tmp_path / name
+    try:
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+    except PermissionError:
+        pytest.skip("making a device node needs root (CI runs as root)")
+    return node
+
+
+def test_a_device_is_written_to_not_replaced(tmp_path: Path) -> None:
+    null = _device(tmp_path, "null", 1, 3)
+    before = os.lstat(null)
+    check_writable(null)
+    write_result(RESULT, "csv", path=null)
+    after = os.lstat(null)
     assert stat.S_ISCHR(after.st_mode)
     assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+    assert not list(tmp_path.glob(".*part"))
 
 
-def test_a_full_device_is_a_one_line_error() -> None:
-    if not os.path.exists("/dev/full"):
-        pytest.skip("no /dev/full on this system")
-    with pytest.raises(ConfigError, match="cannot write output to /dev/full: No space left"):
-        write_result(RESULT, "csv", path=Path("/dev/full"))
-    assert stat.S_ISCHR(os.lstat("/dev/full").st_mode)
+def test_a_full_device_is_a_one_line_error(tmp_path: Path) -> None:
+    full = _device(tmp_path, "full", 1, 7)
+    with pytest.raises(ConfigError, match=f"cannot write output to {full}: No space left"):
+        write_result(RESULT, "csv", path=full)
+    assert stat.S_ISCHR(os.lstat(full).st_mode)
 
 
 def test_pty_is_written_to(tmp_path: Path) -> None:

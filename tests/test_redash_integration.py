@@ -504,7 +504,7 @@ def test_a_text_array_arrives_as_a_list_like_on_local(
     src: RedashSource, emu: RedashEmulator
 ) -> None:
     sql = (
-        "SELECT repository_id, list(DISTINCT author ORDER BY author) AS authors FROM push "
+        "SELECT repository_id, array_agg(DISTINCT author ORDER BY author) AS authors FROM push "
         "WHERE id IN (SELECT id FROM push ORDER BY id LIMIT 40) GROUP BY repository_id "
         "ORDER BY repository_id"
     )

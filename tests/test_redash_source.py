@@ -263,6 +263,19 @@ def test_bad_urls_are_config_errors(url: str | None, text: str) -> None:
         RedashSource(url=url, api_key=KEY)
 
 
+@pytest.mark.parametrize(
+    "url", ["https://alice:Pa55-w0rd@host.test/redash", "https://alice@host.test/redash"]
+)
+def test_credentials_in_the_url_are_refused_without_showing_them(url: str) -> None:
+    """requests would send them as basic auth in place of the API key's header."""
+    with raises(ConfigError) as info:
+        RedashSource(url=url, api_key=KEY)
+    assert str(info.value) == (
+        "the redash url must not carry a user name or password (user:password@): Redash "
+        "authenticates with the API key alone: use 'https://host.test/redash'"
+    )
+
+
 @pytest.mark.parametrize("key", [None, "", "   "])
 def test_missing_key_is_a_config_error_saying_how_to_fix(key: str | None) -> None:
     with raises(ConfigError, match="api_key=") as info:

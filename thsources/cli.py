@@ -149,7 +149,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--database", type=Path, help="DuckDB file to serve (default: the embedded sample)"
     )
     _global(se, top=False)
+
+    _add_sample_parser(sub)
     return parser
+
+
+def _add_sample_parser(sub: Any) -> None:
+    sa = sub.add_parser("sample", help="the sample dataset: load it into a real database")
+    sa_sub = sa.add_subparsers(dest="sample_command", required=True, parser_class=_Parser)
+    load = sa_sub.add_parser(
+        "load", help="create Treeherder's tables in a PostgreSQL or MySQL database and fill them"
+    )
+    load.add_argument("url", help="postgresql://user:password@host/db or mysql://user@host/db")
+    load.add_argument("--seed", type=int, default=None, help="generator seed (default: fixed)")
+    load.add_argument("--scale", type=float, default=1.0, help="sample size factor")
+    load.add_argument("--replace", action="store_true", help="drop the tables if they exist")
+    load.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+
+def _sample(args: argparse.Namespace, stderr: TextIO) -> None:
+    from .local.sample import DEFAULT_SEED
+    from .sources.sql_load import load_sample
+
+    def show(table: str, rows: int) -> None:
+        stderr.write(f"thsources: loaded {rows} rows into {table}\n")
+
+    report = load_sample(
+        args.url,
+        seed=DEFAULT_SEED if args.seed is None else args.seed,
+        scale=args.scale,
+        replace=args.replace,
+        progress=show if stderr.isatty() else None,
+    )
+    stderr.write(
+        f"thsources: loaded the sample ({report.total} rows in {len(report.rows)} tables) "
+        f"into {report.url}\n"
+    )
 
 
 def one_line(message: str) -> str:
@@ -447,6 +482,8 @@ def main(
             _list_sources(stdout)
         elif args.command == "serve":
             _serve(args, stdout)
+        elif args.command == "sample":
+            _sample(args, stderr)
         else:
             if args.command == "tables":
                 result = _tables(args, stdout, stderr)

@@ -784,7 +784,6 @@ def _parse(sql: str) -> tuple[list[exp.Expr], str]:
     return [s for s in statements if s is not None], (tokens[0].text.upper() if tokens else "")
 
 
-@functools.lru_cache(maxsize=512)
 def _is_empty_array_literal(node: exp.Expr | None) -> bool:
     while isinstance(node, exp.Paren):
         node = node.this
@@ -792,11 +791,16 @@ def _is_empty_array_literal(node: exp.Expr | None) -> bool:
 
 
 def _empty_array_comparisons(tree: exp.Expr) -> exp.Expr:
-    """``x = ANY('{}')`` is false and ``x <> ALL('{}')`` true for every x, NULL included:
-    the form the binder gives an empty list on PostgreSQL, where an empty subquery would be
-    typed text. DuckDB cannot read '{}' as an array, so the answer is written out."""
+    """Escape strings (E'...') become plain literals; ``x = ANY('{}')`` is false and
+    ``x <> ALL('{}')`` true for every x, NULL included: the form the binder gives an empty
+    list on PostgreSQL, where an empty subquery would be typed text. DuckDB cannot read '{}'
+    as an array, so the answer is written out."""
 
     def fix(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.ByteString):
+            # E'...' (escape string): sqlglot has decoded it; DuckDB's plain literal holds
+            # the same characters (the binder writes E'' for values with a backslash).
+            return exp.Literal.string(node.this)
         if (
             isinstance(node, exp.EQ)
             and isinstance(node.expression, exp.Any)
@@ -817,6 +821,7 @@ def _empty_array_comparisons(tree: exp.Expr) -> exp.Expr:
     return tree.transform(fix, copy=False)
 
 
+@functools.lru_cache(maxsize=512)
 def translate(
     sql: str,
     clock: dt.datetime | None = None,

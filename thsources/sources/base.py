@@ -37,6 +37,7 @@ _BUILTIN: Final[dict[str, str]] = {
     "local": "thsources.sources.local",
     "redash": "thsources.sources.redash",
     "treeherder": "thsources.sources.treeherder",
+    "sql": "thsources.sources.sql",
 }
 _REGISTRY: dict[str, type[Source]] = {}
 _LOCK = threading.Lock()

@@ -368,6 +368,14 @@ def normalise_url(url: str | None) -> str:
             "the redash url must start with https:// (or http://) and name a host, not "
             f"{_shown_url(text)!r}"
         )
+    if parts.username is not None or parts.password is not None:
+        bare = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, "", ""))
+        # requests would turn them into an "Authorization: Basic" header that replaces the
+        # API key's "Authorization: Key", and the server would refuse the key.
+        raise ConfigError(
+            "the redash url must not carry a user name or password (user:password@): Redash "
+            f"authenticates with the API key alone: use {bare!r}"
+        )
     if parts.query or parts.fragment:
         if "api_key" in parts.query:
             raise ConfigError(

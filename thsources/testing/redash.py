@@ -801,6 +801,7 @@ class RedashEmulator:
             "Scheduled": False,
         }
         annotated = annotate(job.query, metadata)
+        shown = annotated  # what the server's error excerpts quote: the text as submitted
         try:
             if ds is None:
                 raise RuntimeError("Target data source not available.")
@@ -832,7 +833,8 @@ class RedashEmulator:
                 else "Query interrupted. Please retry."
             )
         except duckdb.Error as e:
-            error = database_error(str(e), annotated, ds.type if ds else "pg")
+            ran = annotated if annotated is not shown else None
+            error = database_error(str(e), shown, ds.type if ds else "pg", ran)
         except ThsourcesError as e:  # refused by the PostgreSQL-to-DuckDB step
             error = str(e)
         except Exception as e:  # the runner reports any failure as the job's error

@@ -237,6 +237,19 @@ _DUCKDB_PREFIX_RE: Final = re.compile(r"^[A-Z][A-Za-z ]* Error: ")
 _DUCKDB_LINE_RE: Final = re.compile(r"\nLINE (\d+): (.*)\n( *)\^")
 
 
+def _mapped(message: str, ran: str, query: str) -> int | None:
+    """DuckDB's error position in ``ran`` (the SQL as translated for DuckDB), carried over to
+    ``query`` (the text PostgreSQL would have seen) through the word found there."""
+    position = _duckdb_position(message, ran)
+    if position is None:
+        return None
+    word = re.match(r'"[^"]*"|\w+', ran[position:])
+    if word is None:
+        return None
+    m = re.search(r"(?<![\w\"])" + re.escape(word[0]) + r"(?![\w\"])", query)
+    return m.start() if m else None
+
+
 def _duckdb_position(message: str, query: str) -> int | None:
     """Where DuckDB's own ``LINE n:`` excerpt points, as an offset into ``query``."""
     m = _DUCKDB_LINE_RE.search(message)
@@ -277,7 +290,7 @@ _MYSQL_REWRITES: Final = (
 )
 
 
-def database_error(message: str, query: str, dialect: str) -> str:
+def database_error(message: str, query: str, dialect: str, ran: str | None = None) -> str:
     """Turn a DuckDB error into the text the Redash runner of ``dialect`` would report.
 
     PostgreSQL (``pg``) texts get the libpq ``LINE n:`` excerpt of the annotated query; MySQL
@@ -293,6 +306,6 @@ def database_error(message: str, query: str, dialect: str) -> str:
             break
     if dialect == "mysql":
         return first
-    position = _duckdb_position(message, query)
+    position = _duckdb_position(message, query) if ran is None else _mapped(message, ran, query)
     excerpt = libpq_error_position(query, position) if position is not None else ""
     return f"{first}\n{excerpt}" if excerpt else first
