@@ -1,0 +1,157 @@
+"""HTTP errors, retries and redaction: what mutation testing found unchecked (docs/testing.md).
+
+The exact messages a user reads for a failed request (a redirect, an empty error page, a
+source's own message), the DEBUG line of a retry with the failure redacted, the attempt count
+in a final error, and the retry policies refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+import requests
+import responses
+import urllib3.exceptions
+
+from thsources.errors import NotFound, ProtocolError, SourceError, SourceUnavailable
+from thsources.http import NO_RETRY, HttpSession, RetryPolicy
+
+SECRET = "hTtPsEcReT-mutants-0123456789QZ"
+URL = "http://svc.test/api/thing"
+WRONG = "the URL is probably wrong (http instead of https, or a missing path prefix?)"
+
+
+@pytest.fixture
+def http() -> Iterator[HttpSession]:
+    session = HttpSession(
+        "svc",
+        secrets=[SECRET],
+        headers={"Authorization": f"Key {SECRET}"},
+        sleep=lambda seconds: None,
+        rand=lambda: 1.0,
+    )
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def mock() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock() as r:
+        yield r
+
+
+def refused() -> requests.ConnectionError:
+    """Connection refused, with the secret quoted by the failure itself."""
+    reason = urllib3.exceptions.NewConnectionError(
+        None,  # type: ignore[arg-type]
+        f"Failed to establish a new connection: [Errno 111] Connection refused ({SECRET})",
+    )
+    return requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, URL, reason))  # type: ignore[arg-type]
+
+
+def test_retry_is_logged_with_the_failure_redacted(
+    http: HttpSession, mock: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock.get(URL, body=refused())
+    mock.get(URL, json={})
+    with caplog.at_level(logging.DEBUG, logger="thsources.http"):
+        http.get(URL, retry=RetryPolicy(attempts=3))
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retrying")]
+    assert retries == [
+        "retrying GET http://svc.test/api/thing in 0.25s (attempt 2 of 3) after "
+        "cannot talk to svc.test: [Errno 111] Connection refused (<redacted>)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("policy", "suffix"), [(NO_RETRY, ""), (RetryPolicy(attempts=2), " (after 2 attempts)")]
+)
+def test_final_error_counts_the_attempts_only_when_there_were_several(
+    http: HttpSession, mock: responses.RequestsMock, policy: RetryPolicy, suffix: str
+) -> None:
+    for _ in range(policy.attempts):
+        mock.get(URL, body=refused())
+    with pytest.raises(SourceUnavailable) as info:
+        http.get(URL, retry=policy)
+    assert info.value.message == (
+        f"cannot talk to svc.test: [Errno 111] Connection refused (<redacted>){suffix}"
+    )
+    assert info.value.source == "svc"
+
+
+def test_error_without_a_body_is_the_status_and_the_url(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    mock.get(URL, status=418, body=b"")
+    error = http.error_for(http.get(URL, retry=NO_RETRY))
+    assert type(error) is SourceError
+    assert (error.message, error.source, error.status_code) == (
+        f"HTTP 418 from {URL}",
+        "svc",
+        418,
+    )
+
+
+def test_a_sources_own_message_replaces_the_body(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    mock.get(URL + f"?api_key={SECRET}", status=404, json={"message": "the body"})
+    error = http.error_for(http.get(URL + f"?api_key={SECRET}", retry=NO_RETRY), "no such query")
+    assert type(error) is NotFound
+    assert error.message == f"HTTP 404 from {URL}?api_key=<redacted>: no such query"
+
+
+def test_status_300_is_a_redirect_to_nowhere(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    mock.get(URL, status=300)
+    error = http.error_for(http.get(URL, retry=NO_RETRY))
+    assert type(error) is ProtocolError
+    assert error.message == f"GET {URL} was redirected (HTTP 300) to elsewhere; {WRONG}"
+
+
+def test_redirect_names_where_with_credentials_masked(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    mock.post(URL, status=302, headers={"Location": f"https://svc.test/login?api_key={SECRET}"})
+    error = http.error_for(http.post(URL, json={}))
+    assert type(error) is ProtocolError
+    assert error.message == (
+        f"POST {URL} was redirected (HTTP 302) to https://svc.test/login?api_key=<redacted>; "
+        f"{WRONG}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"attempts": 0}, "a retry policy needs at least one attempt"),
+        ({"initial": -0.1}, "invalid backoff in "),
+        ({"maximum": -1.0}, "invalid backoff in "),
+        ({"multiplier": 0.5}, "invalid backoff in "),
+    ],
+)
+def test_retry_policy_refusals(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+    assert str(info.value).startswith(message)
+
+
+def test_retry_policy_edges_are_allowed() -> None:
+    policy = RetryPolicy(attempts=1, initial=0.0, maximum=0.0, multiplier=1.0)
+    assert (policy.attempts, policy.initial, policy.maximum, policy.multiplier) == (1, 0, 0, 1)
+
+
+def test_with_backoff_changes_only_what_it_is_given() -> None:
+    base = RetryPolicy(attempts=4, initial=0.5, maximum=8.0, multiplier=3.0)
+    assert base.with_backoff(initial=1.0) == RetryPolicy(
+        attempts=4, initial=1.0, maximum=8.0, multiplier=3.0
+    )
+    assert base.with_backoff(maximum=2.0) == RetryPolicy(
+        attempts=4, initial=0.5, maximum=2.0, multiplier=3.0
+    )
+    assert base.with_backoff(multiplier=2.0) == RetryPolicy(
+        attempts=4, initial=0.5, maximum=8.0, multiplier=2.0
+    )
