@@ -155,3 +155,59 @@ def test_with_backoff_changes_only_what_it_is_given() -> None:
     assert base.with_backoff(multiplier=2.0) == RetryPolicy(
         attempts=4, initial=0.5, maximum=8.0, multiplier=2.0
     )
+
+
+def test_a_secret_holding_another_is_removed_whole() -> None:
+    """Longest first: were 'zz' removed first, the ends of 'a-zz-b' would still show."""
+    from thsources.http import Redactor
+
+    redact = Redactor(["zz", "a-zz-b"])
+    assert redact("key a-zz-b and zz") == "key <redacted> and <redacted>"
+
+
+def test_retry_after_zero_leaves_the_usual_backoff(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    waits: list[float] = []
+    session = HttpSession("svc", sleep=waits.append, rand=lambda: 1.0)
+    mock.get(URL, status=503, headers={"Retry-After": "0"})
+    mock.get(URL, json={})
+    assert session.get(URL).status_code == 200
+    assert waits == [0.25]  # the policy's first backoff, not a second more
+
+
+def test_timeouts_must_be_positive() -> None:
+    from thsources.http import Timeouts
+
+    assert Timeouts(connect=0.5, read=0.5).read == 0.5
+    with pytest.raises(ValueError) as info:
+        Timeouts(connect=1.0, read=0.0)
+    assert str(info.value) == "timeouts must be positive, not Timeouts(connect=1.0, read=0.0)"
+
+
+def _new_connection_error() -> urllib3.exceptions.NewConnectionError:
+    return urllib3.exceptions.NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("failure", "calls"),
+    [
+        # It cannot have reached the server: sending the POST again is safe.
+        (requests.exceptions.ConnectTimeout("connect timed out"), 2),
+        (requests.ConnectionError(_new_connection_error()), 2),
+        # It may have: the query may be running, so it is never sent twice.
+        (requests.exceptions.ReadTimeout("read timed out"), 1),
+        (requests.ConnectionError(), 1),
+    ],
+)
+def test_a_post_is_sent_again_only_when_it_cannot_have_arrived(
+    http: HttpSession, mock: responses.RequestsMock, failure: Exception, calls: int
+) -> None:
+    mock.post(URL, body=failure)
+    if calls == 2:
+        mock.post(URL, json={"ok": True})
+        assert http.post(URL, json={}).status_code == 200
+    else:
+        with pytest.raises(SourceUnavailable):
+            http.post(URL, json={})
+    assert len(mock.calls) == calls
