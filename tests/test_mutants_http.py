@@ -211,3 +211,28 @@ def test_a_post_is_sent_again_only_when_it_cannot_have_arrived(
         with pytest.raises(SourceUnavailable):
             http.post(URL, json={})
     assert len(mock.calls) == calls
+
+
+LONG = "x" * 250
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype", "detail"),
+    [
+        (b'{"detail": "bad parameter"}', "application/json", "bad parameter"),
+        (b'{"error": "no such table"}', "Application/JSON; charset=utf-8", "no such table"),
+        (b'{"message": 5, "detail": "d", "error": "e"}', "application/json", "d"),
+        (b'{"message": "' + LONG.encode() + b'"}', "application/json", "x" * 200),
+        (b"not json {", "application/json", "not json {"),
+        (b"<html><body>Bad</body></html>", "text/HTML", "an HTML page"),
+        (b"line one\nline two\n", "text/plain", "line one line two"),
+        (LONG.encode(), "text/plain", "x" * 200 + "..."),
+        (b"x" * 200, "text/plain", "x" * 200),
+    ],
+)
+def test_error_message_quotes_the_start_of_the_body(
+    http: HttpSession, mock: responses.RequestsMock, body: bytes, ctype: str, detail: str
+) -> None:
+    mock.get(URL, status=400, body=body, content_type=ctype)
+    error = http.error_for(http.get(URL, retry=NO_RETRY))
+    assert error.message == f"HTTP 400 from {URL}: {detail}"
