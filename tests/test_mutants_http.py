@@ -236,3 +236,35 @@ def test_error_message_quotes_the_start_of_the_body(
     mock.get(URL, status=400, body=body, content_type=ctype)
     error = http.error_for(http.get(URL, retry=NO_RETRY))
     assert error.message == f"HTTP 400 from {URL}: {detail}"
+
+
+@pytest.mark.parametrize(
+    ("ctype", "shown"),
+    [("text/html; charset=utf-8", "text/html"), (None, "no content type")],
+)
+def test_a_page_where_json_was_expected_says_the_url_is_wrong(
+    http: HttpSession, mock: responses.RequestsMock, ctype: str | None, shown: str
+) -> None:
+    headers = {} if ctype is None else {"Content-Type": ctype}
+    mock.get(URL + f"?api_key={SECRET}", body=b"<html></html>", headers=headers)
+    response = http.get(URL + f"?api_key={SECRET}")
+    if ctype is None:
+        del response.headers["Content-Type"]
+    with pytest.raises(ProtocolError) as info:
+        http.json(response)
+    assert (info.value.source, info.value.status_code) == ("svc", 200)
+    assert info.value.message == (
+        f"expected JSON from {URL}?api_key=<redacted> but got {shown} (HTTP 200): "
+        "the URL is probably wrong (it should be the service's base URL)"
+    )
+
+
+def test_invalid_json_names_the_url_and_status(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    mock.get(URL, body=b'{"rows": [1, 2', content_type="application/json")
+    with pytest.raises(ProtocolError) as info:
+        http.json(http.get(URL))
+    assert (info.value.source, info.value.status_code) == ("svc", 200)
+    assert info.value.message.startswith(f"invalid JSON from {URL} (HTTP 200): ")
+    assert len(info.value.message) > len(f"invalid JSON from {URL} (HTTP 200): ")
