@@ -150,7 +150,7 @@ def test_deadline_refuses_a_negative_timeout() -> None:
 @pytest.mark.parametrize("field", ["ramp", "factor", "slack"])
 def test_poll_schedule_refuses_negative_growth(field: str) -> None:
     with pytest.raises(ValueError) as info:
-        PollSchedule(**{field: -0.1})  # type: ignore[arg-type]
+        PollSchedule(**{field: -0.1})
     assert str(info.value).endswith(": need 0 < first <= cap and factor, ramp, slack >= 0")
 
 
