@@ -268,3 +268,72 @@ def test_invalid_json_names_the_url_and_status(
     assert (info.value.source, info.value.status_code) == ("svc", 200)
     assert info.value.message.startswith(f"invalid JSON from {URL} (HTTP 200): ")
     assert len(info.value.message) > len(f"invalid JSON from {URL} (HTTP 200): ")
+
+
+class _Conn:
+    def __repr__(self) -> str:
+        return "<urllib3.connection.HTTPConnection object at 0x7f3a2b1c0d90>"
+
+
+def _transport_failures() -> list[tuple[str, Exception, str]]:
+    import http.client
+
+    refused = urllib3.exceptions.NewConnectionError(
+        _Conn(),  # type: ignore[arg-type]
+        "<urllib3.connection.HTTPConnection object at 0x7f3a2b1c0d90>: "
+        "Failed to establish a new connection: [Errno 111] Connection refused",
+    )
+    cut = urllib3.exceptions.ProtocolError(
+        "Connection broken: IncompleteRead(10 bytes read, 90 more expected)",
+        http.client.IncompleteRead(b"x" * 10, 90),
+    )
+    reset = urllib3.exceptions.ProtocolError(
+        "Connection aborted.", ConnectionResetError(104, "Connection reset by peer")
+    )
+    return [
+        (
+            "refused",
+            requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, URL, refused)),  # type: ignore[arg-type]
+            "cannot talk to svc.test: [Errno 111] Connection refused",
+        ),
+        (
+            "connect-timeout",
+            requests.exceptions.ConnectTimeout("x"),
+            "timed out connecting to svc.test (after 10 s)",
+        ),
+        (
+            "read-timeout",
+            requests.exceptions.ReadTimeout("x"),
+            "svc.test sent no answer to GET within 60 s",
+        ),
+        (
+            "cut-short",
+            requests.exceptions.ChunkedEncodingError(cut),
+            "the answer from svc.test was cut short: "
+            "IncompleteRead(10 bytes read, 90 more expected)",
+        ),
+        (
+            "reset",
+            requests.ConnectionError(reset),
+            "cannot talk to svc.test: Connection reset by peer",
+        ),
+        (
+            "other",
+            requests.RequestException("something odd"),
+            f"GET {URL} failed: something odd",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [pytest.param(f, m, id=name) for name, f, m in _transport_failures()],
+)
+def test_transport_failures_read_as_one_plain_sentence(
+    mock: responses.RequestsMock, failure: Exception, message: str
+) -> None:
+    session = HttpSession("svc", sleep=lambda seconds: None)
+    mock.get(URL, body=failure)
+    with pytest.raises(SourceUnavailable) as info:
+        session.get(URL, retry=NO_RETRY)
+    assert (info.value.message, info.value.source) == (message, "svc")
