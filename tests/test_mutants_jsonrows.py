@@ -8,6 +8,7 @@ the safe path; the edge of the 64-bit integer range when a column's type is infe
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import orjson
@@ -36,8 +37,17 @@ def body(**query_result: Any) -> bytes:
         ("not a time", None),
     ],
 )
-def test_retrieved_at_is_read_as_utc(raw: str, expected: dt.datetime | None, fast: bool) -> None:
-    _, res = decode_query_result(body(retrieved_at=raw), fast=fast)
+def test_retrieved_at_is_read_as_utc(
+    raw: str, expected: dt.datetime | None, fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A naive time is UTC whatever the machine's zone (CI runs in UTC, hiding the mistake)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        _, res = decode_query_result(body(retrieved_at=raw), fast=fast)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
     got = res.meta.retrieved_at
     assert got == expected
     if got is not None:
