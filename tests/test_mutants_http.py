@@ -337,3 +337,15 @@ def test_transport_failures_read_as_one_plain_sentence(
     with pytest.raises(SourceUnavailable) as info:
         session.get(URL, retry=NO_RETRY)
     assert (info.value.message, info.value.source) == (message, "svc")
+
+
+def test_url_password_holding_an_at_sign_is_hidden_whole() -> None:
+    from thsources.http import Redactor
+
+    assert Redactor().url("https://ann:p@ss@host.test/x") == "https://***@host.test/x"
+
+
+def test_a_url_too_broken_to_parse_is_still_redacted() -> None:
+    from thsources.http import Redactor
+
+    assert Redactor([SECRET]).url(f"http://[{SECRET}/x") == "http://[<redacted>/x"
