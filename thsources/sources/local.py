@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -134,7 +135,9 @@ class LocalSource(Source):
 
             con, _ = self._connection_and_path()
             limit = None if math.isinf(timeout) else timeout
-            return run_jx(con, sql, params, source=self.name, timeout=limit)
+            res = run_jx(con, sql, params, source=self.name, timeout=limit)
+            res.meta = replace(res.meta, retrieved_at=dt.datetime.now(dt.UTC))
+            return res
         con, _ = self._connection_and_path()
         bound = bind(sql, params, self.dialect)
         try:
