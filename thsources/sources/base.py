@@ -141,6 +141,9 @@ class Source(ABC):
         """
         deadline = Deadline(check_timeout(timeout, DEFAULT_TIMEOUT))
         job = self.submit(sql, params, max_age=max_age, timeout=deadline.timeout)
+        if isinstance(job, CompletedJob):
+            # Already answered within the deadline: no time left must not refuse its result.
+            return job.result()
         return job.result(deadline.remaining())
 
     def tables(self) -> Result:
