@@ -172,25 +172,32 @@ SQL_FUNCTIONS: Final[dict[str, tuple[Callable[..., Any], tuple[str, ...], str]]]
     "repository_channel": (repository_channel, ("VARCHAR",), "VARCHAR"),
 }
 """DuckDB name -> (function, argument types, return type), registered by ``local_sql``.
-``utc_day`` needs no Python there: DuckDB's ``CAST(ts AT TIME ZONE 'UTC' AS DATE)`` does it,
+``utc_day`` needs no Python there: DuckDB's ``timezone('UTC', ts)`` cast to a date does it,
 so it is registered as a macro (see :func:`register_sql`)."""
 
 
-def _null_passing(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def _null_passing(func: Callable[[Any], Any], name: str) -> Callable[[Any], Any]:
     """NULL in, NULL out; a value the function maps to None (a channel-less repository)
     comes back NULL too, which DuckDB only allows with ``null_handling="special"``."""
 
     def call(value: Any) -> Any:
-        return None if value is None else func(value)
+        if value is None:
+            return None
+        try:
+            return func(value)
+        except ParameterError as exc:  # DuckDB shows the message: say which function
+            raise ParameterError(f"{name}(): {exc}") from None
 
-    call.__name__ = func.__name__
+    call.__name__ = name
     return call
 
 
 def register_sql(con: Any) -> None:
     """Make the key functions callable in SQL on the DuckDB connection ``con``."""
     for name, (func, args, returns) in SQL_FUNCTIONS.items():
-        con.create_function(name, _null_passing(func), list(args), returns, null_handling="special")
+        con.create_function(
+            name, _null_passing(func, name), list(args), returns, null_handling="special"
+        )
     # timestamptz -> the UTC day; a plain timestamp is taken as UTC already.
     con.execute(
         "CREATE OR REPLACE TEMP MACRO utc_day(ts) AS "
