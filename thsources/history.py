@@ -154,7 +154,7 @@ def _append(
                 pull_id,
                 dt.datetime.now(dt.UTC),
                 query.name,
-                json.dumps(params, default=str, sort_keys=True),
+                json.dumps(params, default=_json_value, sort_keys=True),
                 source.name,
                 source.kind,
                 table,
@@ -167,6 +167,13 @@ def _append(
         con.execute("ROLLBACK")
         raise
     return Pull(int(pull_id), table, int(arrow.num_rows), int(added), store)
+
+
+def _json_value(value: Any) -> Any:
+    """Parameters as JSON: dates and datetimes in ISO 8601 (naive ones are UTC)."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
 
 
 def _columns_of(con: Any, table: str) -> list[tuple[str, str]] | None:
