@@ -95,29 +95,30 @@ _OS_PREFIXES: Final = (
 )
 
 
-def platform_os(platform: str) -> str:
+def platform_os(platform: str) -> str | None:
     """Telemetry's OS name (``environment.system.os.name``: ``Windows_NT``, ``Darwin``,
-    ``Linux``, ``Android``) of a Treeherder platform (``windows11-64-shippable``)."""
+    ``Linux``, ``Android``) of a Treeherder platform (``windows11-64-shippable``), or None
+    for platforms of no OS (``lint``, ``gecko-decision``): in a join they match nothing."""
     name = _platform_name(platform)
     for prefix, os_name in _OS_PREFIXES:
         if name.startswith(prefix):
             return os_name
-    raise ParameterError(
-        f"platform {platform!r} names no operating system telemetry knows; "
-        "expected one starting with android, linux, windows, win, macosx, osx or mac"
-    )
+    return None
 
 
-def platform_arch(platform: str) -> str:
+def platform_arch(platform: str) -> str | None:
     """Telemetry's architecture (``environment.build.architecture``: ``x86-64``, ``x86``,
     ``aarch64``) of a Treeherder platform.
 
     Read from the name: ``aarch64``/``arm64`` first, then ``x86_64`` or a ``64`` word
     (``linux64``, ``windows11-64``), then ``32``/``x86``; a Mac platform that says nothing
-    (``osx-cross``, ``macosx1015-64``) is x86-64.
+    (``osx-cross``, ``macosx1015-64``) is x86-64. None when the name does not say (or names
+    no OS).
     """
     name = _platform_name(platform)
     os_name = platform_os(name)
+    if os_name is None:
+        return None
     if "aarch64" in name or "arm64" in name:
         return "aarch64"
     if "x86_64" in name or "x86-64" in name or re.search(r"(?<![0-9])64(?![0-9])|[a-z]64\b", name):
@@ -126,9 +127,7 @@ def platform_arch(platform: str) -> str:
         return "x86"
     if os_name == "Darwin":
         return "x86-64"
-    raise ParameterError(
-        f"platform {platform!r} does not say its architecture (64, 32, x86_64, aarch64)"
-    )
+    return None
 
 
 def _platform_name(platform: str) -> str:
