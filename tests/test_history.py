@@ -203,7 +203,8 @@ def test_two_pulls_at_once_wait_for_each_other_and_leave_no_duplicates(
     store.parent.mkdir(parents=True)
     lock_file = store.with_name(store.name + ".lock")
     command = [sys.executable, "-m", "thsources", "pull", "pushes", "-s", "local", "--into", "p"]
-    command += ["-p", "days=5", "-p", "until=2026-10-30"]
+    # No deadline: the wait is then one blocking flock, which /proc/locks shows.
+    command += ["-p", "days=5", "-p", "until=2026-10-30", "--timeout", "inf"]
     with locked(store, exclusive=True):
         # The test holds the store (the lock and DuckDB's own write lock on the file): both
         # pulls must queue on the lock, not open the file.
@@ -227,3 +228,14 @@ def test_two_pulls_at_once_wait_for_each_other_and_leave_no_duplicates(
     with thsources.connect("history") as history:
         added = sorted(history.query("SELECT rows_added FROM pulls")["rows_added"])
     assert added == [0, len(expected)]
+
+
+def test_a_busy_store_counts_against_the_deadline(store: Path, local: thsources.Source) -> None:
+    pull("pushes", {**PUSHES, "days": 2}, local, "pushes")
+    with locked(store, exclusive=True):
+        with pytest.raises(thsources.QueryTimeout, match="stayed busy .* for 0.3 s"):
+            thsources.connect("history").query("SELECT count(*) FROM pushes", timeout=0.3)
+        with pytest.raises(thsources.QueryTimeout, match="stayed busy"):
+            pull("pushes", {**PUSHES, "days": 4}, local, "pushes", timeout=5)
+    with thsources.connect("history") as history:
+        assert history.query("SELECT count(*) AS n FROM pulls")["n"] == [1]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +25,9 @@ from typing import Any, Final
 from .catalog import NamedQuery, bind_params, get, run_named
 from .errors import ConfigError, SourceUnavailable
 from .local.history_store import PULLS_TABLE, check_table_name, default_path, locked
+from .polling import check_timeout
 from .result import Result
-from .sources.base import Source
+from .sources.base import DEFAULT_TIMEOUT, Source
 
 __all__ = ["PULL_ID", "Pull", "pull"]
 
@@ -83,9 +85,12 @@ def pull(
         raise ConfigError(f"named query {name!r} has a column {PULL_ID!r}, which history adds")
     store = path or default_path()
     bound = bind_params(query, params)
-    result = run_named(name, source, bound, timeout=timeout)
+    limit = check_timeout(timeout, DEFAULT_TIMEOUT)
+    started = time.monotonic()
+    result = run_named(name, source, bound, timeout=limit)
     arrow = _declared_table(query, result)
-    with locked(store, exclusive=True):
+    left = max(limit - (time.monotonic() - started), 0.001)
+    with locked(store, exclusive=True, timeout=left):
         con = _open_for_write(store)
         try:
             return _append(con, query, table, arrow, bound, source, store)

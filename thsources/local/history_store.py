@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from ..errors import ConfigError
+from ..errors import ConfigError, QueryTimeout
 
 __all__ = [
     "HISTORY_ENV",
@@ -32,6 +34,9 @@ HISTORY_ENV: Final = "THSOURCES_HISTORY"
 
 PULLS_TABLE: Final = "pulls"
 """The table recording every pull: when, from where, what, and how many rows it added."""
+
+_LOCK_POLL: Final = 0.05
+"""Seconds between tries for a busy lock when the wait has a deadline."""
 
 _IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -62,8 +67,9 @@ def check_table_name(name: str) -> str:
 
 
 @contextlib.contextmanager
-def locked(path: Path, *, exclusive: bool) -> Iterator[None]:
-    """Hold the store's lock file (``<path>.lock``) while the block runs; waits for it."""
+def locked(path: Path, *, exclusive: bool, timeout: float = math.inf) -> Iterator[None]:
+    """Hold the store's lock file (``<path>.lock``) while the block runs; waits for it up to
+    ``timeout`` s, then raises ``QueryTimeout`` (the caller's deadline covers the wait)."""
     lock_path = path.with_name(path.name + ".lock")
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +80,25 @@ def locked(path: Path, *, exclusive: bool) -> Iterator[None]:
             f"({lock_path}); set {HISTORY_ENV} to a file in a writable folder"
         ) from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        _acquire(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, timeout, path)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _acquire(fd: int, mode: int, timeout: float, path: Path) -> None:
+    if math.isinf(timeout):
+        fcntl.flock(fd, mode)  # Ctrl-C interrupts the wait
+        return
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= end:
+                raise QueryTimeout(
+                    f"the history store {str(path)!r} stayed busy (another pull or query held "
+                    f"it) for {timeout:g} s; try again, or pass a larger timeout"
+                ) from None
+            time.sleep(_LOCK_POLL)

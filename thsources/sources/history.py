@@ -81,11 +81,12 @@ class HistorySource(Source):
     ) -> Result:
         """Run DuckDB ``text`` (``shown`` is the caller's SQL) under the store's shared lock."""
         started = time.perf_counter()
-        with locked(self.path, exclusive=False):
+        with locked(self.path, exclusive=False, timeout=limit):
             con = self._open()
             try:
+                left = max(limit - (time.perf_counter() - started), 0.001)
                 fetched = run_statement(
-                    con, text, timeout=limit, source=self.name, progress=progress, shown=shown
+                    con, text, timeout=left, source=self.name, progress=progress, shown=shown
                 )
             finally:
                 con.close()
