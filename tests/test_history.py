@@ -239,3 +239,43 @@ def test_a_busy_store_counts_against_the_deadline(store: Path, local: thsources.
             pull("pushes", {**PUSHES, "days": 4}, local, "pushes", timeout=5)
     with thsources.connect("history") as history:
         assert history.query("SELECT count(*) AS n FROM pulls")["n"] == [1]
+
+
+def _own_query(root: Path, key_line: str) -> None:
+    folder = root / "repo-names"
+    folder.mkdir(parents=True)
+    (folder / "query.toml").write_text(
+        f'description = "repositories"\norder = "name"\n{key_line}\n'
+        '[[columns]]\nname = "name"\ntype = "string"\n'
+    )
+    (folder / "postgresql.sql").write_text("SELECT name FROM repository ORDER BY name")
+
+
+def test_a_query_without_a_key_cannot_be_pulled(
+    store: Path, local: thsources.Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _own_query(tmp_path / "queries", "")
+    monkeypatch.setenv("THSOURCES_QUERIES_PATH", str(tmp_path / "queries"))
+    with pytest.raises(ConfigError, match="'repo-names' declares no key, so a pull could not"):
+        pull("repo-names", {}, local, "names")
+    assert not store.exists()
+
+
+def test_a_key_naming_no_declared_column_is_refused_when_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _own_query(tmp_path / "queries", 'key = ["id"]')
+    monkeypatch.setenv("THSOURCES_QUERIES_PATH", str(tmp_path / "queries"))
+    with pytest.raises(ConfigError, match=r"key names \['id'\], which are not declared columns"):
+        thsources.queries()
+
+
+def test_a_query_of_your_own_with_a_key_is_pulled(
+    store: Path, local: thsources.Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _own_query(tmp_path / "queries", 'key = ["name"]')
+    monkeypatch.setenv("THSOURCES_QUERIES_PATH", str(tmp_path / "queries"))
+    first = pull("repo-names", {}, local, "names")
+    again = pull("repo-names", {}, local, "names")
+    assert first.rows_added == first.rows_returned > 0
+    assert again.rows_added == 0
