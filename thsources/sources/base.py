@@ -34,6 +34,7 @@ DEFAULT_TIMEOUT: Final = 600.0
 # Kinds shipped with the package, imported on first use so that `import thsources` stays light.
 _BUILTIN: Final[dict[str, str]] = {
     "activedata": "thsources.sources.activedata",
+    "history": "thsources.sources.history",
     "local": "thsources.sources.local",
     "redash": "thsources.sources.redash",
     "treeherder": "thsources.sources.treeherder",
