@@ -116,7 +116,12 @@ def test_translated_errors_are_both_kinds(
     assert isinstance(made, errors.ThsourcesError)
     assert isinstance(made, dbapi_cls)
     assert type(made).__name__ == thsources_cls.__name__
-    assert (str(made), made.source, made.job_id, made.query) == ("the message", "s", "7", "SELECT 1")
+    assert (str(made), made.source, made.job_id, made.query) == (
+        "the message",
+        "s",
+        "7",
+        "SELECT 1",
+    )
     assert repr(made) == f"{thsources_cls.__name__}('the message')"
     # One class per pair, so `except` clauses and pickling-free comparisons stay cheap.
     assert type(dbapi.translate(thsources_cls("again"))) is type(made)
@@ -126,7 +131,12 @@ def test_the_library_tree_is_unchanged() -> None:
     # Catching ThsourcesError catches the same things as before; plain library errors are
     # not DB-API errors (only those raised through the DB-API are).
     assert not issubclass(errors.QueryError, dbapi.Error)
-    assert errors.QueryError.__mro__[1:] == (errors.ThsourcesError, Exception, BaseException, object)
+    assert errors.QueryError.__mro__[1:] == (
+        errors.ThsourcesError,
+        Exception,
+        BaseException,
+        object,
+    )
 
 
 # -- connection ----------------------------------------------------------------------------------
@@ -336,7 +346,7 @@ def test_cancel_from_another_thread_cancels_the_redash_job(emulator: RedashEmula
         def run() -> None:
             try:
                 cur.execute("SELECT pg_sleep(60)")
-            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            except BaseException as exc:
                 outcome.append(exc)
 
         worker = threading.Thread(target=run)

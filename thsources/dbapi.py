@@ -68,7 +68,7 @@ paramstyle: Final = "named"
 # -- exceptions ---------------------------------------------------------------------------------
 
 
-class Warning(Exception):  # noqa: A001 - the name PEP 249 requires
+class Warning(Exception):
     """PEP 249's Warning; thsources raises none."""
 
 
@@ -133,7 +133,7 @@ def dbapi_class(cls: type[th.ThsourcesError]) -> type[Error]:
     """The DB-API class a thsources error class is raised as."""
     for base in cls.__mro__:
         if base in _MAPPING:
-            return _MAPPING[base]  # type: ignore[index]
+            return _MAPPING[base]
     return Error
 
 
@@ -157,12 +157,12 @@ def translate(exc: th.ThsourcesError, dbapi_cls: type[Error] | None = None) -> E
     if isinstance(exc, Error):
         return exc
     cls = _both(type(exc), dbapi_cls or dbapi_class(type(exc)))
-    new = cls.__new__(cls)
+    new: Any = BaseException.__new__(cls)
     new.__dict__.update(exc.__dict__)
     new.args = exc.args
     new.__cause__ = exc.__cause__
     new.__suppress_context__ = exc.__suppress_context__
-    return new  # type: ignore[no-any-return]
+    return new
 
 
 def _raise(
@@ -210,15 +210,15 @@ Timestamp = dt.datetime
 Binary = bytes
 
 
-def DateFromTicks(ticks: float) -> dt.date:  # noqa: N802 - PEP 249's name
+def DateFromTicks(ticks: float) -> dt.date:
     return dt.datetime.fromtimestamp(ticks, dt.UTC).date()
 
 
-def TimeFromTicks(ticks: float) -> dt.time:  # noqa: N802 - PEP 249's name
+def TimeFromTicks(ticks: float) -> dt.time:
     return dt.datetime.fromtimestamp(ticks, dt.UTC).timetz()
 
 
-def TimestampFromTicks(ticks: float) -> dt.datetime:  # noqa: N802 - PEP 249's name
+def TimestampFromTicks(ticks: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ticks, dt.UTC)
 
 
@@ -486,4 +486,3 @@ class Cursor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

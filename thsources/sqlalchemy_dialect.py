@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from types import ModuleType
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import default
@@ -48,7 +48,7 @@ def _sqlalchemy_type(name: str | None) -> sqltypes.TypeEngine[Any]:
     return sqltypes.NullType()
 
 
-def _refuse(message: str) -> None:
+def _refuse(message: str) -> NoReturn:
     raise dbapi.translate(th.ConfigError(message)) from None
 
 
@@ -122,7 +122,7 @@ class ThsourcesDialect(default.DefaultDialect):
     def _get_server_version_info(self, connection: Any) -> Any:
         return None
 
-    def _get_default_schema_name(self, connection: Any) -> str | None:
+    def _get_default_schema_name(self, connection: Any) -> Any:
         return None
 
     def do_ping(self, dbapi_connection: Any) -> bool:
@@ -133,7 +133,7 @@ class ThsourcesDialect(default.DefaultDialect):
     def _schema(self, connection: Any) -> list[dict[str, Any]]:
         source = connection.connection.dbapi_connection.source
         try:
-            return source.tables().records()  # type: ignore[no-any-return]
+            return source.tables().records()
         except th.ThsourcesError as exc:
             raise dbapi.translate(exc) from None
 
