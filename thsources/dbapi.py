@@ -156,8 +156,8 @@ def translate(exc: th.ThsourcesError, dbapi_cls: type[Error] | None = None) -> E
     ``.source``, ``.job_id``, ``.query``), so either kind of ``except`` catches it."""
     if isinstance(exc, Error):
         return exc
-    cls = _both(type(exc), dbapi_cls or dbapi_class(type(exc)))
-    new: Any = BaseException.__new__(cls)
+    cls: Any = _both(type(exc), dbapi_cls or dbapi_class(type(exc)))
+    new: Any = cls.__new__(cls)  # OSError's kin (TimeoutError) need their own __new__
     new.__dict__.update(exc.__dict__)
     new.args = exc.args
     new.__cause__ = exc.__cause__
