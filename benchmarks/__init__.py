@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, str] = {
     "local-execute": "benchmarks.local_execute",
     "dialect": "benchmarks.dialect",
     "sql": "benchmarks.sql_stream",
+    "dbapi": "benchmarks.dbapi_read_sql",
 }
 """Benchmark name -> module. To add one: write the module, add a line here."""
 

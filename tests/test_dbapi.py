@@ -389,3 +389,30 @@ def test_connect_options_reach_the_source(emulator: RedashEmulator) -> None:
 def test_options_with_a_source_object_are_refused() -> None:
     with thsources.connect("local") as src, pytest.raises(dbapi.ProgrammingError, match="already"):
         dbapi.connect(src, timeout=3)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM job ORDER BY id LIMIT 3000",
+        "SELECT * FROM push ORDER BY id",
+        "SELECT TIMESTAMP '0001-01-01 00:00:00' AS first, CAST(NULL AS timestamp) AS missing, "
+        "TIMESTAMP '2024-01-01 00:00:00.123456+02' AS offset_given, NULL AS nothing",
+        "SELECT start_time FROM job WHERE false",
+        "SELECT CASE WHEN id % 3 = 0 THEN NULL ELSE end_time END AS t, id FROM job "
+        "ORDER BY id LIMIT 500",
+    ],
+)
+def test_fetched_rows_are_the_results_rows(sql: str) -> None:
+    # The cursor converts datetimes through pandas (fast); values, types and the tzinfo
+    # object must be exactly those of Result.rows().
+    with thsources.connect("local") as src:
+        expected = src.query(sql).rows()
+        with dbapi.connect(src) as con, con.cursor() as cur:
+            cur.execute(sql)
+            got = cur.fetchall()
+    assert got == expected
+    for got_row, expected_row in zip(got, expected, strict=True):
+        for g, e in zip(got_row, expected_row, strict=True):
+            assert type(g) is type(e)
+            assert getattr(g, "tzinfo", None) is getattr(e, "tzinfo", None)

@@ -315,6 +315,36 @@ _CHUNK: Final = 10_000
 """Rows turned into Python tuples at a time when fetching row by row."""
 
 
+def python_rows(result: Result) -> list[tuple[Any, ...]]:
+    """``result.rows()``, the same values, built faster.
+
+    pyarrow turns a UTC timestamp into a Python datetime one value at a time through its
+    time-zone machinery (about 12 µs each); pandas does the same in C, ten times faster.
+    Every other type converts quickly enough through ``Result.column``.
+    """
+    table = result.to_arrow()
+    columns: list[Any] = []
+    for index, col in enumerate(result.columns):
+        if col.type == "datetime" and len(result):
+            columns.append(_aware_datetimes(table.column(index)))
+        else:
+            columns.append(result.column(col.name))
+    if not columns:
+        return [() for _ in range(len(result))]
+    return list(zip(*columns, strict=True))
+
+
+def _aware_datetimes(arr: Any) -> list[dt.datetime | None]:
+    import pandas as pd
+    import pyarrow.compute as pc
+
+    values = pd.DatetimeIndex(arr.to_pandas()).tz_convert(dt.UTC).to_pydatetime().tolist()
+    if arr.null_count:
+        for i in pc.indices_nonzero(arr.is_null()).to_pylist():
+            values[i] = None
+    return values
+
+
 class Cursor:
     """Runs one query at a time; ``cancel()`` from another thread cancels its job."""
 
@@ -443,10 +473,10 @@ class Cursor:
         if self._position >= self._buffer_start and stop <= buffered_end:
             out = self._buffer[self._position - self._buffer_start : stop - self._buffer_start]
         elif count is None or stop - self._position > _CHUNK:
-            out = self._result[self._position : stop].rows()
+            out = python_rows(self._result[self._position : stop])
         else:
             end = min(total, self._position + _CHUNK)
-            self._buffer = self._result[self._position : end].rows()
+            self._buffer = python_rows(self._result[self._position : end])
             self._buffer_start = self._position
             out = self._buffer[: stop - self._position]
         self._position = stop
