@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote
 
 import pandas as pd
 import pytest
@@ -188,6 +189,8 @@ def test_unknown_profile_in_the_url() -> None:
         f"thsources://redash?url=http://127.0.0.1:1&data_source=1&API_KEY={SECRET}",
         f"thsources://:{SECRET}@redash?url=http://127.0.0.1:1&data_source=1",
         f"thsources://{SECRET}@redash?url=http://127.0.0.1:1&data_source=1",
+        f"thsources://sql?url=postgresql://reader:{SECRET}@127.0.0.1:1/treeherder",
+        "thsources://sql?url=" + quote(f"postgresql://reader:{SECRET}@127.0.0.1:1/treeherder"),
     ],
 )
 def test_a_key_in_the_url_is_refused_and_never_logged(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from types import ModuleType
 from typing import Any, Final, NoReturn
+from urllib.parse import urlsplit
 
 from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import default
@@ -90,6 +91,11 @@ class ThsourcesDialect(default.DefaultDialect):
                     "up in logs and notebooks; set it in the environment "
                     f"(THSOURCES_{(name or 'NAME').upper().replace('-', '_')}_"
                     f"{option.upper()}) or in a profile's {option}_env"
+                )
+            if isinstance(value, str) and "://" in value and urlsplit(value).password:
+                _refuse(
+                    f"a thsources URL must not carry a password inside its {option!r} option; "
+                    "leave it out of the URL and set it in the environment or a profile"
                 )
             if isinstance(value, tuple):
                 _refuse(f"option {option!r} is given more than once in the URL; give it once")
