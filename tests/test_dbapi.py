@@ -12,6 +12,8 @@ fetch methods, ``arraysize``, ``rowcount`` and close semantics.
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -416,3 +418,15 @@ def test_fetched_rows_are_the_results_rows(sql: str) -> None:
         for g, e in zip(got_row, expected_row, strict=True):
             assert type(g) is type(e)
             assert getattr(g, "tzinfo", None) is getattr(e, "tzinfo", None)
+
+
+def test_importing_the_dbapi_module_stays_light() -> None:
+    # `import thsources.dbapi` (what SQLAlchemy's entry point and tools do first) loads no
+    # heavy library, and `import thsources` does not load SQLAlchemy.
+    code = (
+        "import sys, thsources; assert 'sqlalchemy' not in sys.modules; "
+        "import thsources.dbapi; "
+        "print([m for m in ('pandas', 'pyarrow', 'duckdb', 'sqlalchemy') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -28,5 +28,6 @@ def test_the_three_line_notebook_session() -> None:
         shell.user_ns["repo"] = "try"
         named = shell.run_line_magic("sql", "SELECT name FROM repository WHERE name = :repo")
         assert list(named.DataFrame()["name"]) == ["try"]
+        shell.run_line_magic("sql", "--close thsources://local")
     finally:
         interactiveshell.InteractiveShell.clear_instance()
