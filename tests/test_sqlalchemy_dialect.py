@@ -204,6 +204,23 @@ def test_a_key_in_the_url_is_refused_and_never_logged(
     assert SECRET not in caplog.text
 
 
+def test_a_bad_option_value_gets_the_sources_message(redash_url: str) -> None:
+    # Option values are text, parsed by the source when the first connection opens.
+    engine = sa.create_engine(redash_url + "&timeout=soon")
+    with pytest.raises(sqlalchemy.exc.ProgrammingError) as info:
+        engine.connect()
+    assert isinstance(info.value.orig, errors.ConfigError)
+    assert "option timeout must be a number of seconds, not 'soon'" in str(info.value)
+
+
+def test_url_options_reach_the_source(redash_url: str) -> None:
+    engine = sa.create_engine(redash_url + "&timeout=7")
+    with engine.connect() as conn:
+        source = conn.connection.dbapi_connection.source  # type: ignore[union-attr]
+        assert source.describe()["url"].startswith("http://127.0.0.1:")
+    engine.dispose()
+
+
 def test_a_write_statement_is_refused() -> None:
     engine = sa.create_engine("thsources://local")
     with engine.connect() as conn, pytest.raises(sqlalchemy.exc.ProgrammingError) as info:

@@ -26,7 +26,6 @@ from . import errors as th
 __all__ = ["ThsourcesDialect"]
 
 _SECRET_WORDS: Final = ("key", "password", "token", "secret")
-_NUMERIC_OPTIONS: Final = frozenset({"timeout"})
 
 # Source type names -> SQLAlchemy types, by the first pattern that matches.
 _TYPE_PATTERNS: Final[tuple[tuple[re.Pattern[str], type[sqltypes.TypeEngine[Any]]], ...]] = (
@@ -99,7 +98,7 @@ class ThsourcesDialect(default.DefaultDialect):
                 )
             if isinstance(value, tuple):
                 _refuse(f"option {option!r} is given more than once in the URL; give it once")
-            options[option] = float(value) if option in _NUMERIC_OPTIONS else value
+            options[option] = value  # text, as the environment gives: sources parse it
         from .config import resolve
 
         try:
