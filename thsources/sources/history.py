@@ -15,14 +15,15 @@ import datetime as dt
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-from ..errors import ConfigError, QueryError, SourceUnavailable, ThsourcesError
+from ..errors import ConfigError, SourceUnavailable, ThsourcesError
 from ..local import pgdialect
+from ..local.attached import TABLES_COLUMNS, TABLES_SQL, attach_read_only, result_from
 from ..local.execute import run_statement
 from ..local.history_store import HISTORY_ENV, default_path, locked
 from ..polling import ProgressCallback, check_timeout
-from ..result import Column, Result, ResultMeta
+from ..result import Result, ResultMeta
 from ..sqlbind import bind
 from .base import DEFAULT_TIMEOUT, CompletedJob, Job, Source, register
 
@@ -96,23 +97,12 @@ class HistorySource(Source):
             runtime_s=time.perf_counter() - started,
             retrieved_at=dt.datetime.now(dt.UTC),
         )
-        if fetched.table is None:
-            return Result.from_columns([], [], meta)
-        try:
-            return Result.from_arrow(
-                fetched.table, types=dict.fromkeys(fetched.json_columns, "json"), meta=meta
-            )
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise QueryError(
-                f"the query ran but its result cannot be read: {exc}; cast the column to text",
-                source=self.name,
-                query=shown,
-            ) from exc
+        return result_from(fetched, meta)
 
     def tables(self) -> Result:
         """Every column of every history table (and of ``pulls``), in table order."""
-        result = self._run(_TABLES_SQL, _TABLES_SQL, DEFAULT_TIMEOUT)
-        return Result.from_rows(_TABLES_COLUMNS, result.rows(), result.meta)
+        result = self._run(TABLES_SQL, TABLES_SQL, DEFAULT_TIMEOUT)
+        return Result.from_rows(TABLES_COLUMNS, result.rows(), result.meta)
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
@@ -129,45 +119,9 @@ class HistorySource(Source):
                 f"`thsources pull NAME --into TABLE` (or set {HISTORY_ENV} or the path option)",
                 source=self.name,
             )
-        con = duckdb.connect(":memory:")
         try:
-            escaped = str(self.path).replace("'", "''")
-            con.execute(f"ATTACH '{escaped}' AS history (READ_ONLY)")
-            con.execute("USE history")
-            pgdialect.configure(con)
-            con.execute("SET enable_external_access = false")
-            con.execute("SET lock_configuration = true")
+            return attach_read_only(self.path, "history")
         except duckdb.Error as exc:
-            con.close()
             raise SourceUnavailable(
                 f"cannot open the history store {str(self.path)!r}: {exc}", source=self.name
             ) from None
-        return _Attached(con)
-
-
-class _Attached:
-    """Cursors that start in the attached store (``USE`` is per connection)."""
-
-    def __init__(self, con: Any) -> None:
-        self._con = con
-
-    def cursor(self) -> Any:
-        cursor = self._con.cursor()
-        cursor.execute("USE history")
-        return cursor
-
-    def close(self) -> None:
-        self._con.close()
-
-
-_TABLES_SQL: Final = """\
-SELECT table_name, column_name, data_type
-FROM information_schema.columns
-WHERE table_catalog = 'history' AND table_schema = 'main'
-ORDER BY table_name, ordinal_position"""
-
-_TABLES_COLUMNS: Final = (
-    Column("table_name", "string"),
-    Column("column_name", "string"),
-    Column("data_type", "string"),
-)
