@@ -29,6 +29,8 @@ BENCHMARKS: dict[str, str] = {
     "local-execute": "benchmarks.local_execute",
     "dialect": "benchmarks.dialect",
     "sql": "benchmarks.sql_stream",
+    "local-sql": "benchmarks.local_sql",
+    "dbapi": "benchmarks.dbapi_read_sql",
 }
 """Benchmark name -> module. To add one: write the module, add a line here."""
 

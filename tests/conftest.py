@@ -27,11 +27,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """An empty config file for every test; the sample cache is shared across the run."""
-    saved = {k: os.environ.get(k) for k in ("THSOURCES_CONFIG", "THSOURCES_CACHE_DIR")}
+    """An empty config file for every test, a history store of the run's own (never the
+    user's data dir); the sample cache is shared across the run."""
+    names = ("THSOURCES_CONFIG", "THSOURCES_CACHE_DIR", "THSOURCES_HISTORY")
+    saved = {k: os.environ.get(k) for k in names}
     config = tmp_path_factory.mktemp("config") / "config.toml"
     config.write_text("")
     os.environ["THSOURCES_CONFIG"] = str(config)
+    os.environ["THSOURCES_HISTORY"] = str(tmp_path_factory.mktemp("history") / "history.duckdb")
     if not os.environ.get("THSOURCES_CACHE_DIR"):
         # One cache for the whole run, outside the user's own cache dir.
         os.environ["THSOURCES_CACHE_DIR"] = str(Path(tmp_path_factory.getbasetemp()) / "cache")

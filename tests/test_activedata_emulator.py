@@ -3,6 +3,7 @@ same JX on the local source: old ActiveData queries give the same records on bot
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,6 +64,7 @@ def test_a_recipe_gives_the_same_records_on_the_emulator_and_locally(
 ) -> None:
     remote = src.query(PUSH_TASKS, params={"push": 1650001})
     here = local.query(PUSH_TASKS, params={"push": 1650001})
+    assert here.meta.retrieved_at is not None and here.meta.retrieved_at.tzinfo is dt.UTC
     assert len(remote) > 10
     assert remote.records() == here.records()
     assert remote.columns == here.columns

@@ -114,6 +114,23 @@ def test_empty_and_several_statements_exit_2_on_the_command_line(tmp_path: Path,
     assert "statement" in done.stderr or "empty" in done.stderr
 
 
+def test_a_refused_command_is_one_line_on_stderr(tmp_path: Path) -> None:
+    """sqlglot's own warning about SHOW must not reach the terminal beside the refusal."""
+    env = {**os.environ, "THSOURCES_CONFIG": str(tmp_path / "none.toml")}
+    done = subprocess.run(
+        [sys.executable, "-m", "thsources", "query", "-s", "local", "SHOW TABLES"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "thsources: error: the local source does not run SHOW: only SELECT queries run on "
+        "the sample\n"
+    )
+
+
 def _rows(local: Any, sql: str) -> list[tuple[Any, ...]]:
     return local.query(sql).rows()
 

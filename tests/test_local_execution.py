@@ -393,6 +393,22 @@ def test_a_source_without_a_schema_listing_says_so() -> None:
         Plain().tables()
 
 
+def test_a_synchronous_answer_at_the_deadline_is_returned_not_refused() -> None:
+    """Source.query on a source whose submit answers at once: no time left after it is no
+    reason to refuse the result it already has (it once became a ParameterError)."""
+    from thsources.result import Column, Result
+    from thsources.sources.base import CompletedJob, Source
+
+    class Slow(Source):
+        kind = "slow"
+
+        def submit(self, sql: str, params: Any = None, **kw: Any) -> CompletedJob:
+            time.sleep(0.06)  # uses up the whole 0.05 s deadline, then answers
+            return CompletedJob(Result.from_rows([Column("n", "integer")], [(1,)]))
+
+    assert Slow().query("SELECT 1", timeout=0.05).records() == [{"n": 1}]
+
+
 def test_times_beyond_python_are_text_not_a_crash(src: LocalSource) -> None:
     res = src.query(
         "SELECT * FROM (VALUES "

@@ -89,6 +89,7 @@ def world(
     monkeypatch.setenv("THSOURCES_CONFIG", str(config))
     monkeypatch.setenv("HIDDEN_TEST_KEY", KEY)
     monkeypatch.setenv("THSOURCES_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("THSOURCES_HISTORY", str(tmp_path / "history.duckdb"))
     monkeypatch.chdir(tmp_path)
     yield from WATCH.check_logs(caplog)
     for path in tmp_path.rglob("*"):
@@ -138,6 +139,9 @@ COMMANDS: Final[list[tuple[str, list[str], int]]] = [
     ),
     ("misspelled-profile", ["query", "SELECT 1", "-s", "stmp"], 2),
     ("bad-output", ["query", "SELECT 1", "-s", "stmo", "-o", "x.xlsx"], 2),
+    ("pull", ["pull", "pushes", "-s", "stmo", "--into", "p"], 0),
+    ("pull-bad-table", ["pull", "pushes", "-s", "stmo", "--into", "pulls"], 2),
+    ("join-missing-table", ["join", "SELECT * FROM t"], 2),
 ]
 
 

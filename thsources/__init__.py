@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from . import errors
+from . import errors, keys
 from .errors import (
     AuthenticationError,
     ConfigError,
@@ -68,6 +68,8 @@ __all__ = [
     "__version__",
     "connect",
     "errors",
+    "keys",
+    "local_sql",
     "queries",
     "run",
 ]
@@ -121,3 +123,17 @@ def queries() -> list[NamedQuery]:
     from .catalog import list_queries
 
     return list_queries()
+
+
+def local_sql(sql: str, /, *, timeout: float | None = None, **tables: Any) -> Result:
+    """DuckDB SQL over Results, DataFrames, Arrow tables and Parquet paths given by name::
+
+        thsources.local_sql("SELECT * FROM jobs JOIN crashes USING (revision)",
+                            jobs=res, crashes=df)
+
+    Arrow all the way (no rows become Python objects); the functions of
+    :mod:`thsources.keys` are callable in the SQL. See :mod:`thsources.localsql`.
+    """
+    from .localsql import local_sql as run_local_sql
+
+    return run_local_sql(sql, timeout=timeout, **tables)

@@ -251,6 +251,8 @@ class NamedQuery:
     order: str
     variants: Mapping[str, str] = field(default_factory=dict)
     folder: Path | None = None
+    key: tuple[str, ...] = ()
+    """Columns that identify a row across runs (``thsources pull`` skips rows it has)."""
 
     def variant_for(self, dialect: str) -> tuple[str, str]:
         """(variant name, SQL) to run on a source of ``dialect``."""
@@ -308,6 +310,10 @@ def _parse(folder: Path) -> NamedQuery:
                 f"{folder / (vname + '.sql')}: placeholders {sorted(used)} do not match the "
                 f"declared parameters {sorted(declared)}"
             )
+    key = tuple(str(k) for k in spec.get("key", ()))
+    unknown = [k for k in key if k not in {c.name for c in columns}]
+    if unknown:
+        raise ConfigError(f"{spec_file}: key names {unknown}, which are not declared columns")
     rest = folder / "rest.toml"  # a REST variant: a source method and parameter mapping
     if rest.is_file():
         variants["rest"] = rest.read_text(encoding="utf-8")
@@ -319,6 +325,7 @@ def _parse(folder: Path) -> NamedQuery:
         order=spec.get("order", ""),
         variants=variants,
         folder=folder,
+        key=key,
     )
 
 

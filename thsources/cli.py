@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     _global(se, top=False)
 
     _add_sample_parser(sub)
+    _add_join_and_pull_parsers(sub)
     return parser
 
 
@@ -184,6 +185,70 @@ def _sample(args: argparse.Namespace, stderr: TextIO) -> None:
     stderr.write(
         f"thsources: loaded the sample ({report.total} rows in {len(report.rows)} tables) "
         f"into {report.url}\n"
+    )
+
+
+def _add_join_and_pull_parsers(sub: Any) -> None:
+    jo = sub.add_parser(
+        "join", help="DuckDB SQL over Parquet files given by name (thsources.local_sql)"
+    )
+    jo.add_argument("sql", nargs="?", help="the DuckDB SQL; tables are the --with names")
+    jo.add_argument("-f", "--file", type=Path, help="read the SQL from FILE")
+    jo.add_argument(
+        "-w",
+        "--with",
+        dest="tables",
+        action="append",
+        default=[],
+        metavar="NAME=FILE.parquet",
+        help="a table the SQL can use (repeatable), e.g. written by `run ... -o FILE.parquet`",
+    )
+    jo.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this long")
+    _global(jo, top=False)
+    _output_options(jo)
+
+    pu = sub.add_parser(
+        "pull", help="append a named query's new rows to the local history (-s history reads it)"
+    )
+    pu.add_argument("name", help="the named query (see `thsources queries`)")
+    pu.add_argument("--into", required=True, metavar="TABLE", help="the history table")
+    pu.add_argument(
+        "-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="a parameter"
+    )
+    pu.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after this long")
+    _global(pu, top=False)
+
+
+def _join(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> Result:
+    from .localsql import local_sql
+
+    _check_output(args, stdout)
+    tables: dict[str, str] = {}
+    for pair in args.tables:
+        name, sep, path = pair.partition("=")
+        if not sep or not name.strip() or not path:
+            raise ParameterError(f"--with takes NAME=FILE.parquet, not {pair!r}")
+        if name.strip() in tables:
+            raise ParameterError(f"--with names the table {name.strip()!r} twice")
+        tables[name.strip()] = path
+    return local_sql(_read_sql(args, stdin), timeout=args.timeout, **tables)
+
+
+def _pull(args: argparse.Namespace, stderr: TextIO) -> None:
+    from .history import pull
+
+    with _connect(args, stderr) as source:
+        done = pull(
+            args.name,
+            _params(args.param),
+            source,
+            args.into,
+            timeout=args.timeout,
+        )
+    stderr.write(
+        f"thsources: pull {done.pull_id}: {args.name} on {source.name!r} returned "
+        f"{done.rows_returned} rows, {done.rows_added} new, added to {done.table} in "
+        f"{done.path}\n"
     )
 
 
@@ -484,9 +549,13 @@ def main(
             _serve(args, stdout)
         elif args.command == "sample":
             _sample(args, stderr)
+        elif args.command == "pull":
+            _pull(args, stderr)
         else:
             if args.command == "tables":
                 result = _tables(args, stdout, stderr)
+            elif args.command == "join":
+                result = _join(args, stdin, stdout)
             else:
                 result = _run_query(args, stdin, stdout, stderr)
             _emit(result, args, stdout, stderr, started)

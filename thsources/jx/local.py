@@ -8,12 +8,13 @@ is decoded into the same records the ``activedata`` source gives.
 
 from __future__ import annotations
 
-import threading
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import QueryError, QueryTimeout
+from ..errors import QueryError
+from ..local.execute import run_on_worker
 from ..result import Result, ResultMeta
 from .decode import decode_columns
 from .evaluate import MAX_LIMIT, Evaluator
@@ -34,37 +35,20 @@ def run_jx(
     timeout: float | None = None,
 ) -> Result:
     """Run one JX query on ``con`` (a DuckDB connection); ``format`` defaults to ``table``."""
-    import duckdb
-
     jx = fill_params(query, params, source=source)
     jx.setdefault("format", "table")
-    cursor = con.cursor()
-    timed_out = threading.Event()
 
-    def interrupt() -> None:
-        timed_out.set()
-        cursor.interrupt()
+    def evaluate(cursor: Any) -> Any:
+        try:
+            return Evaluator(cursor, resolve_table(cursor), strict=True).run(jx)
+        except JXError as exc:
+            raise QueryError(str(exc), source=source) from None
 
-    timer = threading.Timer(timeout, interrupt) if timeout is not None else None
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
     started = time.perf_counter()
-    try:
-        answer = Evaluator(cursor, resolve_table(cursor), strict=True).run(jx)
-    except JXError as exc:
-        if timed_out.is_set():
-            raise QueryTimeout(
-                f"the JX query did not finish within {timeout:g} s and was interrupted",
-                source=source,
-            ) from None
-        raise QueryError(str(exc), source=source) from None
-    except duckdb.InterruptException:
-        raise KeyboardInterrupt from None
-    finally:
-        if timer is not None:
-            timer.cancel()
-        cursor.close()
+    # On a worker thread like SQL on the local source, so the deadline and Ctrl-C stop it.
+    answer = run_on_worker(
+        con, evaluate, timeout=math.inf if timeout is None else timeout, source=source or "local"
+    )
     names, columns, fmt = decode_columns(answer, jx)
     limit = min(int(jx.get("limit") or 10), MAX_LIMIT)
     rows = len(columns[0]) if columns else 0

@@ -14,13 +14,14 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from ..errors import PermissionDenied, QueryError, QueryTimeout, ThsourcesError
 from ..polling import JobState, Progress, ProgressCallback
 
-__all__ = ["Fetched", "run_statement"]
+__all__ = ["Fetched", "run_on_worker", "run_statement"]
 
 log = logging.getLogger("thsources.local")
 
@@ -61,17 +62,19 @@ class _Worker(threading.Thread):
     ``KeyboardInterrupt`` inside ``join`` marks a thread that is still running as stopped.
     """
 
-    def __init__(self, cursor: Any, text: str) -> None:
+    def __init__(self, cursor: Any, work: Callable[[Any], Any]) -> None:
         super().__init__(name="thsources-local-query", daemon=True)
         self.cursor = cursor
-        self.text = text
-        self.outcome: Fetched | None = None
+        self.work = work
+        self.outcome: Any = None
+        self.finished = False
         self.error: BaseException | None = None
         self.done = threading.Event()
 
     def run(self) -> None:
         try:
-            self.outcome = _fetch(self.cursor, self.text)
+            self.outcome = self.work(self.cursor)
+            self.finished = True
         except BaseException as exc:  # handed to the waiting thread, which raises it
             self.error = exc
         finally:
@@ -93,15 +96,40 @@ def run_statement(
 ) -> Fetched:
     """Run ``text`` on a fresh cursor of ``con``; stop it after ``timeout`` s or on Ctrl-C.
 
+    See :func:`run_on_worker`, which this calls with the one statement as the work.
+    """
+    shown = text if shown is None else shown
+    fetched: Fetched = run_on_worker(
+        con,
+        lambda cursor: _fetch(cursor, text),
+        timeout=timeout,
+        source=source,
+        progress=progress,
+        shown=shown,
+    )
+    return fetched
+
+
+def run_on_worker(
+    con: Any,
+    work: Callable[[Any], Any],
+    *,
+    timeout: float,
+    source: str,
+    progress: ProgressCallback | None = None,
+    shown: str | None = None,
+) -> Any:
+    """Run ``work(cursor)`` on a fresh cursor of ``con`` on a worker thread; stop it after
+    ``timeout`` s or on Ctrl-C (any number of statements: the JX evaluator runs several).
+
     ``timeout`` is positive seconds, ``math.inf`` for no limit (already checked by the caller).
     ``progress`` hears ``running`` every slice the statement is still going, then ``done``;
     an exception it raises (``KeyboardInterrupt``) stops the statement too. DuckDB's errors
     come back as thsources errors carrying ``shown`` (the SQL the caller wrote, when ``text``
-    is what it was translated to) or else ``text`` as ``.query``.
+    is what it was translated to) as ``.query``.
     """
-    shown = text if shown is None else shown
     cursor = con.cursor()
-    worker = _Worker(cursor, text)
+    worker = _Worker(cursor, work)
     started = time.monotonic()
     end = started + timeout
     timed_out = False
@@ -127,7 +155,7 @@ def run_statement(
     finally:
         if not worker.running:
             cursor.close()
-    if worker.error is None and worker.outcome is not None:
+    if worker.error is None and worker.finished:
         return worker.outcome
     if timed_out:
         limit = "the deadline" if math.isinf(timeout) else f"{timeout:g} s"
@@ -152,7 +180,7 @@ def _stop(worker: _Worker) -> None:
         worker.done.wait(_SLICE)
 
 
-def _translate(exc: BaseException, source: str, text: str) -> BaseException:
+def _translate(exc: BaseException, source: str, text: str | None) -> BaseException:
     """The thsources error for what the worker raised (DuckDB's own types stay inside)."""
     import duckdb
 

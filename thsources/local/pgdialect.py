@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any, Final
@@ -29,6 +30,11 @@ from sqlglot.tokens import TokenType
 
 from ..errors import PermissionDenied, QueryError, UnsupportedQuery
 from .schema import TABLES
+
+# sqlglot warns on its logger when it falls back to a raw Command (SHOW, PRAGMA...): with no
+# handler configured, Python would print that on stderr beside our own one-line refusal.
+# A NullHandler keeps it off the terminal; an application that configures logging still sees it.
+logging.getLogger("sqlglot").addHandler(logging.NullHandler())
 
 __all__ = ["SETTINGS", "configure", "output_name", "sample_clock", "translate"]
 

@@ -34,6 +34,7 @@ DEFAULT_TIMEOUT: Final = 600.0
 # Kinds shipped with the package, imported on first use so that `import thsources` stays light.
 _BUILTIN: Final[dict[str, str]] = {
     "activedata": "thsources.sources.activedata",
+    "history": "thsources.sources.history",
     "local": "thsources.sources.local",
     "redash": "thsources.sources.redash",
     "treeherder": "thsources.sources.treeherder",
@@ -141,6 +142,9 @@ class Source(ABC):
         """
         deadline = Deadline(check_timeout(timeout, DEFAULT_TIMEOUT))
         job = self.submit(sql, params, max_age=max_age, timeout=deadline.timeout)
+        if isinstance(job, CompletedJob):
+            # Already answered within the deadline: no time left must not refuse its result.
+            return job.result()
         return job.result(deadline.remaining())
 
     def tables(self) -> Result:

@@ -12,14 +12,16 @@ import math
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-from ..errors import ConfigError, QueryError, SourceUnavailable, ThsourcesError
+from ..errors import ConfigError, SourceUnavailable, ThsourcesError
 from ..local import pgdialect
-from ..local.execute import Fetched, run_statement
+from ..local.attached import TABLES_COLUMNS, TABLES_SQL, attach_read_only, result_from
+from ..local.execute import run_statement
 from ..polling import ProgressCallback, check_timeout
-from ..result import Column, Result, ResultMeta
+from ..result import Result, ResultMeta
 from ..sqlbind import bind
 from .base import DEFAULT_TIMEOUT, CompletedJob, Job, Source, register
 
@@ -71,10 +73,6 @@ class LocalSource(Source):
 
                     path = ensure_sample_db(**self._sample_options())
                 con = _open(path, self.name)
-                # PostgreSQL's semantics where the SQL text does not carry them, then the
-                # configuration locked so user SQL cannot undo them (or file access).
-                pgdialect.configure(con)
-                con.execute("SET lock_configuration = true")
                 self._clock = pgdialect.sample_clock(con)
                 self._con = con
                 self._resolved_path = path
@@ -134,7 +132,9 @@ class LocalSource(Source):
 
             con, _ = self._connection_and_path()
             limit = None if math.isinf(timeout) else timeout
-            return run_jx(con, sql, params, source=self.name, timeout=limit)
+            res = run_jx(con, sql, params, source=self.name, timeout=limit)
+            res.meta = replace(res.meta, retrieved_at=dt.datetime.now(dt.UTC))
+            return res
         con, _ = self._connection_and_path()
         bound = bind(sql, params, self.dialect)
         try:
@@ -154,7 +154,7 @@ class LocalSource(Source):
             retrieved_at=dt.datetime.now(dt.UTC),
             cached=False,
         )
-        return _result(fetched, meta)
+        return result_from(fetched, meta)
 
     def tables(self) -> Result:
         """Every column of every table in the database's main schema, in table order.
@@ -162,11 +162,11 @@ class LocalSource(Source):
         ``data_type`` is DuckDB's name for the type (``VARCHAR``, ``BIGINT``, ``TIMESTAMP``).
         """
         con, _ = self._connection_and_path()
-        fetched = run_statement(con, _TABLES_SQL, timeout=DEFAULT_TIMEOUT, source=self.name)
+        fetched = run_statement(con, TABLES_SQL, timeout=DEFAULT_TIMEOUT, source=self.name)
         rows = fetched.table.to_pylist()
-        meta = ResultMeta(source=self.name, query=_TABLES_SQL, retrieved_at=dt.datetime.now(dt.UTC))
+        meta = ResultMeta(source=self.name, query=TABLES_SQL, retrieved_at=dt.datetime.now(dt.UTC))
         return Result.from_rows(
-            _TABLES_COLUMNS,
+            TABLES_COLUMNS,
             [(r["table_name"], r["column_name"], r["data_type"]) for r in rows],
             meta,
         )
@@ -181,26 +181,6 @@ class LocalSource(Source):
             if self._con is not None:
                 self._con.close()
                 self._con = None
-
-
-class _Attached:
-    """A DuckDB connection whose cursors all start in the attached file's catalog.
-
-    ``USE`` is per connection, and every statement runs on a fresh cursor (so that it alone
-    can be interrupted); each cursor is pointed at the file before it is handed out.
-    """
-
-    def __init__(self, con: Any, catalog: str) -> None:
-        self._con = con
-        self._use = f"USE {catalog}"
-
-    def cursor(self) -> Any:
-        cursor = self._con.cursor()
-        cursor.execute(self._use)
-        return cursor
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
 
 
 def _open(path: Path, name: str) -> Any:
@@ -219,21 +199,9 @@ def _open(path: Path, name: str) -> Any:
             "DuckDB database file inside it",
             source=name,
         )
-    # The file is attached to an in-memory instance of this source's own rather than opened
-    # with duckdb.connect(path): DuckDB shares one instance per file in a process and refuses a
-    # second connection with other settings, so a locked-down connection would otherwise clash
-    # with any other reader of the same file (an emulator, a notebook's own duckdb.connect).
-    con = duckdb.connect(":memory:")
     try:
-        escaped = str(path).replace("'", "''")
-        catalog = '"' + path.stem.replace('"', '""') + '"'
-        con.execute(f"ATTACH '{escaped}' AS {catalog} (READ_ONLY)")
-        con.execute(f"USE {catalog}")
-        # No file access from user SQL (COPY, read_csv, ATTACH, INSTALL).
-        con.execute("SET enable_external_access = false")
-        return _Attached(con, catalog)
+        return attach_read_only(path)
     except duckdb.Error as exc:
-        con.close()
         message = str(exc)
         if "lock" in message.lower():
             raise SourceUnavailable(
@@ -244,35 +212,3 @@ def _open(path: Path, name: str) -> Any:
         raise ConfigError(
             f"cannot open {str(path)!r} as a DuckDB database: {message}", source=name
         ) from None
-
-
-def _result(fetched: Fetched, meta: ResultMeta) -> Result:
-    import pyarrow as pa
-
-    if fetched.table is None:
-        return Result.from_columns([], [], meta)
-    # DuckDB's JSON type reaches Arrow as a plain string: keep it json.
-    types = dict.fromkeys(fetched.json_columns, "json")
-    try:
-        return Result.from_arrow(fetched.table, types=types, meta=meta)
-    except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:
-        # A value no canonical type can hold (a date past year 9999 inside a list, say).
-        raise QueryError(
-            f"the query ran but its result cannot be read: {type(exc).__name__}: {exc}; "
-            "cast the column to text (::varchar) to get it",
-            source=meta.source,
-            query=meta.query,
-        ) from exc
-
-
-_TABLES_SQL: Final = """\
-SELECT table_name, column_name, data_type
-FROM information_schema.columns
-WHERE table_catalog = current_database() AND table_schema = 'main'
-ORDER BY table_name, ordinal_position"""
-
-_TABLES_COLUMNS: Final = (
-    Column("table_name", "string"),
-    Column("column_name", "string"),
-    Column("data_type", "string"),
-)
