@@ -493,38 +493,32 @@ class TreeherderSource(Source):
 
     def repository_id(self, repository: str | int) -> int:
         """A repository's id from its name (looked up once per source)."""
-        if isinstance(repository, int) and not isinstance(repository, bool):
-            return repository
-        with self._lock:
-            known = self._repo_ids
-        if known is None or repository not in known:
-            self.repositories()
-            with self._lock:
-                known = self._repo_ids or {}
-        try:
-            return known[str(repository)]
-        except KeyError:
-            raise NotFound(
-                f"no repository named {repository!r} on {self.url}; known: "
-                f"{', '.join(sorted(known))}",
-                source=self.name,
-            ) from None
+        return self._id_of(
+            repository, "_repo_ids", self.repositories, f"repository named {{!r}} on {self.url}"
+        )
 
     def framework_id(self, framework: str | int) -> int:
         """A performance framework's id from its name (looked up once per source)."""
-        if isinstance(framework, int) and not isinstance(framework, bool):
-            return framework
+        return self._id_of(
+            framework, "_framework_ids", self.frameworks, "performance framework named {!r}"
+        )
+
+    def _id_of(self, value: str | int, cache: str, load: Any, what: str) -> int:
+        """``value``'s id: an int is taken as it is, a name is looked up in the ``cache``
+        attribute, which ``load()`` fills (once, or again for a name it did not know)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
         with self._lock:
-            known = self._framework_ids
-        if known is None or framework not in known:
-            self.frameworks()
+            known = getattr(self, cache)
+        if known is None or value not in known:
+            load()
             with self._lock:
-                known = self._framework_ids or {}
+                known = getattr(self, cache) or {}
         try:
-            return known[str(framework)]
+            return int(known[str(value)])
         except KeyError:
             raise NotFound(
-                f"no performance framework named {framework!r}; known: {', '.join(sorted(known))}",
+                f"no {what.format(value)}; known: {', '.join(sorted(known))}",
                 source=self.name,
             ) from None
 
