@@ -145,6 +145,24 @@ def duration_minutes(
     return round(seconds / 60)
 
 
+def _int_filters(
+    args: dict[str, list[str]],
+    columns: tuple[tuple[str, str], ...],
+    where: list[str],
+    params: list[Any],
+) -> bool:
+    """Django-filter's integer filters: each ``key`` given (repeatable) adds ``expr IN (...)``.
+    True when any was given."""
+    given = False
+    for key, expr in columns:
+        values = [_int(key, v) for v in args.get(key, []) if v]
+        if values:
+            given = True
+            where.append(f"{expr} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    return given
+
+
 def _int(name: str, value: str) -> int:
     try:
         return int(value)
@@ -713,10 +731,7 @@ class TreeherderData:
         get = {k: v[-1] for k, v in args.items() if v}
         where = ["s.repository_id = ?"]
         params: list[Any] = [repo["id"]]
-        frameworks = [_int("framework", f) for f in args.get("framework", []) if f]
-        if frameworks:
-            where.append(f"s.framework_id IN ({','.join('?' * len(frameworks))})")
-            params.extend(frameworks)
+        _int_filters(args, (("framework", "s.framework_id"),), where, params)
         if "platform" in get:
             where.append("mp.platform = ?")
             params.append(get["platform"])
@@ -781,17 +796,12 @@ class TreeherderData:
         get = {k: v[-1] for k, v in args.items() if v}
         where = ["d.repository_id = ?"]
         params: list[Any] = [repo["id"]]
-        keyed = False
-        for key, expr in (
+        columns = (
             ("signature_id", "d.signature_id"),
             ("push_id", "d.push_id"),
             ("job_id", "d.job_id"),
-        ):
-            values = [_int(key, v) for v in args.get(key, []) if v]
-            if values:
-                keyed = True
-                where.append(f"{expr} IN ({','.join('?' * len(values))})")
-                params.extend(values)
+        )
+        keyed = _int_filters(args, columns, where, params)
         hashes = [h for h in args.get("signatures", []) if h]
         if hashes:
             keyed = True
@@ -801,10 +811,7 @@ class TreeherderData:
             raise _detail(
                 400, "Must provide at least one of: signature_id, signatures, push_id, job_id"
             )
-        frameworks = [_int("framework", f) for f in args.get("framework", []) if f]
-        if frameworks:
-            where.append(f"s.framework_id IN ({','.join('?' * len(frameworks))})")
-            params.extend(frameworks)
+        _int_filters(args, (("framework", "s.framework_id"),), where, params)
         since, since_params = self._since(get)
         if since:
             where.append(since)
@@ -893,17 +900,14 @@ class TreeherderData:
             raise _detail(404, "Invalid page.") from None
         where: list[str] = []
         params: list[Any] = []
-        for key, expr in (
+        columns = (
             ("id", "s.id"),
             ("status", "s.status"),
             ("framework", "s.framework_id"),
             ("repository", "s.repository_id"),
             ("push_id", "s.push_id"),
-        ):
-            values = [_int(key, v) for v in args.get(key, []) if v]
-            if values:
-                where.append(f"{expr} IN ({','.join('?' * len(values))})")
-                params.extend(values)
+        )
+        _int_filters(args, columns, where, params)
         if "created__gt" in get:
             where.append("s.created > ?")
             params.append(self._datetime("created__gt", get["created__gt"]))
@@ -970,16 +974,13 @@ class TreeherderData:
         get = {k: v[-1] for k, v in args.items() if v}
         where = ["TRUE"]
         params: list[Any] = []
-        for key, expr in (
+        columns = (
             ("id", "a.id"),
             ("summary_id", "a.summary_id"),
             ("series_signature", "a.series_signature_id"),
             ("status", "a.status"),
-        ):
-            values = [_int(key, v) for v in args.get(key, []) if v]
-            if values:
-                where.append(f"{expr} IN ({','.join('?' * len(values))})")
-                params.extend(values)
+        )
+        _int_filters(args, columns, where, params)
         cursor = get.get("cursor")
         if cursor is not None:
             # DRF encodes a position; here it is the last id seen, opaque to clients anyway.
