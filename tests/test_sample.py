@@ -550,19 +550,6 @@ def test_recent_browsertime_alerts_on_autoland(con: duckdb.DuckDBPyConnection) -
     assert recent > 0
 
 
-def test_telemetry_joins_jobs_by_revision_platform_and_day(con: duckdb.DuckDBPyConnection) -> None:
-    assert one(con, "SELECT count(*) FROM telemetry") > 1000
-    unmatched = one(
-        con,
-        "SELECT count(*) FROM telemetry t WHERE NOT EXISTS (SELECT 1 FROM job j "
-        "JOIN push p ON p.id = j.push_id JOIN machine_platform mp ON mp.id = j.machine_platform_id "
-        "WHERE p.revision = t.revision AND mp.platform = t.platform "
-        "AND CAST(j.start_time AS DATE) = t.submission_date)",
-    )
-    assert unmatched == 0
-    assert one(con, "SELECT count(DISTINCT metric) FROM telemetry") >= 2
-
-
 # ---- (g) the cached database ---------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "arrow_schema",
     "arrow_table",
+    "build_atomically",
     "cache_dir",
     "create_tables",
     "ensure_sample_db",
@@ -128,13 +130,16 @@ def load_into_duckdb(
     return counts
 
 
-def _write_info(con: duckdb.DuckDBPyConnection, seed: int, scale: float) -> None:
+def _write_info(
+    con: duckdb.DuckDBPyConnection, seed: int, scale: float, version: int | None = None
+) -> None:
     """Record what built the database, so a stale or foreign file is never reused."""
+    version = sample.GENERATOR_VERSION if version is None else version
     con.execute(f"CREATE TABLE {INFO_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
     con.executemany(
         f"INSERT INTO {INFO_TABLE} VALUES (?, ?)",
         [
-            ("generator_version", str(sample.GENERATOR_VERSION)),
+            ("generator_version", str(version)),
             ("seed", str(seed)),
             ("scale", repr(float(scale))),
             ("sample_end", sample.SAMPLE_END.isoformat()),
@@ -186,24 +191,48 @@ def _read_info(path: Path) -> dict[str, str] | None:
 _validated: set[tuple[str, int, int, float, int, int]] = set()
 
 
-def _matches(path: Path, seed: int, scale: float) -> bool:
-    """True when ``path`` is a complete sample built by this generator version, seed, scale."""
+def _matches(path: Path, seed: int, scale: float, version: int | None = None) -> bool:
+    """True when ``path`` is a complete file built by ``version`` of its generator (default:
+    the sample's) with this seed and scale."""
+    version = sample.GENERATOR_VERSION if version is None else version
     try:
         st = path.stat()
     except OSError:
         return False
-    key = (str(path), sample.GENERATOR_VERSION, seed, float(scale), st.st_ino, st.st_mtime_ns)
+    key = (str(path), version, seed, float(scale), st.st_ino, st.st_mtime_ns)
     if key in _validated:
         return True
     info = _read_info(path)
     ok = info is not None and (
-        info.get("generator_version") == str(sample.GENERATOR_VERSION)
+        info.get("generator_version") == str(version)
         and info.get("seed") == str(seed)
         and info.get("scale") == repr(float(scale))
     )
     if ok:
         _validated.add(key)
     return ok
+
+
+def build_atomically(target: Path, fill: Callable[[duckdb.DuckDBPyConnection], None]) -> Path:
+    """Build a DuckDB file with ``fill`` under a temporary name beside ``target``, then rename
+    it into place: readers never see a half-built file, and nothing is left after a failure."""
+    import duckdb
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            fill(con)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, target)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+    return target
 
 
 def ensure_sample_db(
@@ -214,23 +243,11 @@ def ensure_sample_db(
     ``path`` defaults to :func:`sample_db_path`. An existing file is reused when it was built
     by the current generator version with the same seed and scale; otherwise it is rebuilt.
     """
-    import duckdb
-
     target = Path(path) if path is not None else sample_db_path(seed, scale)
     if _matches(target, seed, scale):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        con = duckdb.connect(str(tmp))
-        try:
-            load_into_duckdb(con, seed, scale)
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
-        os.replace(tmp, target)
-    finally:
-        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
-    return target
+    return build_atomically(target, lambda con: _fill(con, seed, scale))
+
+
+def _fill(con: duckdb.DuckDBPyConnection, seed: int, scale: float) -> None:
+    load_into_duckdb(con, seed, scale)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import logging
 import re
 from collections.abc import Iterable
 from typing import Any, Final
@@ -24,17 +23,12 @@ from typing import Any, Final
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.postgres import Postgres
-from sqlglot.errors import ParseError, TokenError
 from sqlglot.parsers.postgres import PostgresParser
 from sqlglot.tokens import TokenType
 
-from ..errors import PermissionDenied, QueryError, UnsupportedQuery
+from ..errors import UnsupportedQuery
 from .schema import TABLES
-
-# sqlglot warns on its logger when it falls back to a raw Command (SHOW, PRAGMA...): with no
-# handler configured, Python would print that on stderr beside our own one-line refusal.
-# A NullHandler keeps it off the terminal; an application that configures logging still sees it.
-logging.getLogger("sqlglot").addHandler(logging.NullHandler())
+from .sqlcommon import parse, refuse_writes
 
 __all__ = ["SETTINGS", "configure", "output_name", "sample_clock", "translate"]
 
@@ -196,19 +190,6 @@ _ANONYMOUS: Final[dict[str, str]] = {
     "power": "power",
 }
 
-#: Statements that would change the database or the files around it.
-_WRITES: Final[dict[type[exp.Expr], str]] = {
-    exp.Insert: "INSERT",
-    exp.Update: "UPDATE",
-    exp.Delete: "DELETE",
-    exp.Merge: "MERGE",
-    exp.Create: "CREATE",
-    exp.Drop: "DROP",
-    exp.Alter: "ALTER",
-    exp.Copy: "COPY",
-    exp.TruncateTable: "TRUNCATE",
-}
-
 #: Names users will recognise for nodes that are refused.
 _NODE_NAMES: Final[dict[type[exp.Expr], str]] = {
     exp.Qualify: "QUALIFY",
@@ -337,9 +318,7 @@ def _func_name(node: exp.Expr) -> str:
 
 def _check(tree: exp.Expr, first_word: str, functions: frozenset[str]) -> None:
     """Raise for anything outside what is known to agree with PostgreSQL."""
-    for kind, word in _WRITES.items():
-        if isinstance(tree, kind):
-            raise PermissionDenied(f"the local source is read-only: {word} is refused")
+    refuse_writes(tree, "the local source")
     if not isinstance(tree, exp.Query):
         raise _refuse(first_word, "only SELECT queries run on the sample")
     for node in tree.walk():
@@ -774,20 +753,7 @@ def _name_columns(tree: exp.Expr) -> None:
 
 def _parse(sql: str) -> tuple[list[exp.Expr], str]:
     """The statements and the query's first word (what a refusal names)."""
-    try:
-        tokens = _READ.tokenize(sql)
-        _screen(tokens)
-        statements = _READ.parser().parse(tokens, sql)
-    except ParseError as exc:
-        where = exc.errors[0] if exc.errors else {}
-        near = where.get("highlight") or (tokens[0].text if tokens else "")
-        raise QueryError(
-            f"syntax error at or near {near!r} (line {where.get('line', '?')}, column "
-            f"{where.get('col', '?')}): the query is not valid PostgreSQL"
-        ) from None
-    except TokenError as exc:
-        raise QueryError(f"syntax error: {exc}") from None
-    return [s for s in statements if s is not None], (tokens[0].text.upper() if tokens else "")
+    return parse(_READ, sql, "PostgreSQL", _screen)
 
 
 def _is_empty_array_literal(node: exp.Expr | None) -> bool:

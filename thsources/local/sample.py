@@ -19,7 +19,7 @@ import math
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from .refdata import (
@@ -64,7 +64,7 @@ from .refdata import (
 from .schema import TABLES, TableDef, table
 
 #: Bump whenever the generated rows change (it names the cached database file).
-GENERATOR_VERSION: int = 1
+GENERATOR_VERSION: int = 2
 
 SAMPLE_END: Final = datetime(2026, 11, 1)
 SAMPLE_DAYS: Final = 120
@@ -1372,42 +1372,6 @@ class _Generator:
                 row[bug_i] = row[bug_i] or rng.randint(1_880_000, 1_996_000)
         self.out["performance_alert_summary"] = [tuple(r) for r in sum_rows]
 
-    # ---- telemetry -------------------------------------------------------------------
-
-    def telemetry(self) -> None:
-        rng = self.rng
-        wanted = {"mozilla-central": 1.0, "mozilla-beta": 8.0, "mozilla-release": 60.0}
-        stats: dict[tuple[int, str, date], list[int]] = {}
-        for job in self.jobs:
-            if job.push.repo.name not in wanted or job.state == "pending":
-                continue
-            plat = job.cfg.platform
-            if not plat.name.endswith("shippable") and not plat.name.endswith("shippable-qr"):
-                continue
-            key = (job.push.id, plat.name, job.start.date())
-            st = stats.setdefault(key, [0, 0])
-            st[0] += 1
-            st[1] += job.result in ("testfailed", "busted")
-        push_by_id = {p.id: p for p in self.pushes}
-        crash_base = {"linux": 1.1, "windows": 2.4, "mac": 1.6}
-        startup_base = {"linux": 610.0, "windows": 720.0, "mac": 680.0}
-        rows = self.out["telemetry"]
-        for (push_id, plat_name, day), (n, failed) in stats.items():
-            push = push_by_id[push_id]
-            plat = _PLATFORMS[plat_name]
-            clients = int(
-                wanted[push.repo.name]
-                * rng.uniform(8000, 15000)
-                * (0.2 if plat.os == "linux" else 0.35 if plat.os == "mac" else 1.0)
-            )
-            fail_frac = failed / n
-            crash = crash_base[plat.os] * (1 + 4 * fail_frac) * rng.uniform(0.85, 1.15)
-            startup = startup_base[plat.os] * rng.uniform(0.95, 1.05)
-            for metric, value in (("crash_rate_per_1k_usage_hours", round(crash, 3)),
-                                  ("startup_first_paint_ms", round(startup, 1)),
-                                  ("active_clients", float(clients))):  # fmt: skip
-                rows.append((day, push.revision, plat_name, metric, value, clients))
-
     # ---- all -------------------------------------------------------------------------
 
     def run(self) -> dict[str, Rows]:
@@ -1423,7 +1387,6 @@ class _Generator:
         self.job_tables()
         self.mozci()
         self.perf()
-        self.telemetry()
         return self.out
 
 

@@ -9,7 +9,7 @@ creates the same shape.
 Deliberate omissions: indexes other than keys, Postgres-only details (GIN/trigram indexes,
 CHECK >= 0 of PositiveIntegerField), and tables the sample does not fill (``repository_branch``,
 ``investigated_tests``, perf replicates/tags/backfill, telemetry-alerting tables).
-``telemetry`` is not a Treeherder table: it is a demo table for cross-referencing.
+Telemetry to join with lives in a file of its own (:mod:`thsources.local.telemetry`).
 """
 
 from __future__ import annotations
@@ -626,20 +626,6 @@ TABLES: Final[tuple[TableDef, ...]] = (
         ),
         (("summary_id", "series_signature_id"),),
         doc="status: 0 Untriaged 1 Downstream 2 Reassigned 3 Invalid 4 Acknowledged 5 Infra.",
-    ),
-    TableDef(
-        "telemetry",
-        _cols(
-            "submission_date date",
-            "revision varchar(40)",
-            "platform varchar(100)",
-            "metric varchar(100)",
-            "value double",
-            "sample_count int",
-        ),
-        ("submission_date", "revision", "platform", "metric"),
-        doc="Not a Treeherder table: per (revision, platform, day) client metrics, joinable "
-        "to jobs by push.revision + machine_platform.platform + date(job start).",
     ),
 )
 

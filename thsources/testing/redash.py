@@ -39,8 +39,8 @@ import duckdb
 import orjson
 
 from thsources.errors import ThsourcesError
-from thsources.local import pgdialect
-from thsources.testing import redash_api
+from thsources.local import bqdialect, pgdialect
+from thsources.testing import redash_api, redash_bigquery
 from thsources.testing.redash_model import (
     DEFAULT_SAVED_QUERIES,
     DataSource,
@@ -181,7 +181,7 @@ class RedashEmulator:
         if not user_list:
             raise ValueError("at least one user is needed")
         self.users: list[User] = user_list
-        sources = list(data_sources) if data_sources is not None else [DataSource(1, "Treeherder")]
+        sources = list(data_sources) if data_sources is not None else _default_sources(database)
         self.data_sources: dict[int, DataSource] = {ds.id: ds for ds in sources}
         self.created_at = _utcnow().replace(microsecond=0)
         self._lock = threading.RLock()
@@ -632,6 +632,11 @@ class RedashEmulator:
             cached = self._schemas.get(ds.id)
         if cached is not None:
             return cached
+        if ds.type == "bigquery":  # the BigQuery runner's dataset.table and field paths
+            out = redash_bigquery.schema(self._database_path(ds))
+            with self._lock:
+                self._schemas[ds.id] = out
+            return out
         connection = duckdb.connect(":memory:")
         try:
             escaped = self._database_path(ds).replace("'", "''")
@@ -677,6 +682,10 @@ class RedashEmulator:
 
     def _database_path(self, ds: DataSource | None) -> str:
         path = ds.database if ds is not None and ds.database is not None else self.database
+        if ds is not None and ds.database is None and ds.type == "bigquery":
+            # Telemetry in BigQuery's shape, made from the served sample's pushes.
+            telemetry: Any = importlib.import_module("thsources.local.telemetry")
+            ds.database = path = telemetry.ensure_telemetry_db()
         if path is None:
             # Lazily, and by name: the loader builds the sample on first use and is optional here.
             loader: Any = importlib.import_module("thsources.local.loader")
@@ -688,7 +697,11 @@ class RedashEmulator:
         """Give every served DuckDB file an alias (the emulator's own is ``treeherder``)."""
         aliases: dict[str, str] = {}
         paths = [self._database_path(None)]
-        paths += [self._database_path(ds) for ds in self.data_sources.values() if ds.database]
+        paths += [
+            self._database_path(ds)
+            for ds in self.data_sources.values()
+            if ds.database or ds.type == "bigquery"
+        ]
         for path in paths:
             if path not in aliases:
                 aliases[path] = "treeherder" if not aliases else f"db{len(aliases)}"
@@ -815,6 +828,8 @@ class RedashEmulator:
                     # a live server's now() is the wall clock, so no sample clock here.
                     sql = pgdialect.translate(job.query, None, True, frozenset({"pg_sleep"}))
                     annotated = annotate(sql, metadata)
+                elif ds.type == "bigquery":  # BigQuery SQL on the telemetry tables
+                    annotated = annotate(bqdialect.translate(job.query), metadata)
                 executed = cursor.execute(annotated)
                 description = executed.description if executed is not None else None
                 if not description:
@@ -883,6 +898,14 @@ class RedashEmulator:
                     q.latest_query_data_id = result.id
             job.result_id = result.id
             job.racy_polls = max(0, int(self.faults.null_result_id_polls))
+
+
+def _default_sources(database: str | Path | None) -> list[DataSource]:
+    """Treeherder; beside the embedded sample, also its telemetry as a BigQuery data source."""
+    sources = [DataSource(1, "Treeherder")]
+    if database is None:
+        sources.append(DataSource(2, "Telemetry (BigQuery)", type="bigquery"))
+    return sources
 
 
 class _WorkerState:

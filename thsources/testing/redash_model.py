@@ -93,6 +93,13 @@ class DataSource:
         return d
 
     def _default_options(self) -> dict[str, Any]:
+        if self.type == "bigquery":
+            return {
+                "jsonKeyFile": "--------",
+                "loadSchema": True,
+                "projectId": "moz-fx-data-shared-prod",
+                "useStandardSql": True,
+            }
         if self.type == "mysql":
             return {
                 "db": "treeherder",

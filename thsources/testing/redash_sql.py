@@ -298,6 +298,8 @@ def database_error(message: str, query: str, dialect: str, ran: str | None = Non
     the engine's own words; the rest keep DuckDB's wording without its ``Xxx Error:`` prefix.
     """
     first = _DUCKDB_PREFIX_RE.sub("", message.split("\n", 1)[0]).strip()
+    if dialect == "bigquery":  # the API's error message, DuckDB's words (no excerpt)
+        return first
     rewrites = _MYSQL_REWRITES if dialect == "mysql" else _PG_REWRITES
     for pattern, template in rewrites:
         m = pattern.match(first)
