@@ -27,6 +27,7 @@ from thsources.errors import ConfigError, ParameterError, QueryError, Unsupporte
 
 SHIPPED = [
     "failure-rate-by-platform",
+    "failure-rate-by-push",
     "intermittent-bugs",
     "jobs-for-push",
     "perf-alerts",

@@ -22,6 +22,7 @@ SHIPPED = [
     "pushes",
     "jobs-for-push",
     "failure-rate-by-platform",
+    "failure-rate-by-push",
     "intermittent-bugs",
     "perf-series",
     "perf-alerts",
@@ -47,6 +48,7 @@ def params(local: Source) -> dict[str, dict[str, Any]]:
         "pushes": {},
         "jobs-for-push": {"push_id": push},
         "failure-rate-by-platform": {},
+        "failure-rate-by-push": {},
         "intermittent-bugs": {},
         "perf-series": {"signature_hash": alert["signature_hash"]},
         "perf-alerts": {},
@@ -115,6 +117,24 @@ def test_failure_rate_is_failed_over_jobs(local: Source) -> None:
         assert r["intermittent_rate"] == r["intermittent"] / r["jobs"]
     rates = [r["failure_rate"] for r in rows]
     assert rates == sorted(rates, reverse=True)
+
+
+def test_failure_rate_by_push_is_failed_over_jobs_per_push_and_platform(local: Source) -> None:
+    rows = thsources.run("failure-rate-by-push", params={"min_jobs": 20}, source=local).records()
+    assert rows and all(r["jobs"] >= 20 for r in rows)
+    assert all(r["failure_rate"] == r["failed"] / r["jobs"] for r in rows)
+    assert len({(r["push_id"], r["platform"]) for r in rows}) == len(rows)
+    # One push's counts are its finished tier-1/2 jobs on that platform, as failure-rate-by-
+    # platform counts them over a window.
+    first = rows[0]
+    direct = local.query(
+        "SELECT count(*) AS jobs FROM job j JOIN machine_platform mp "
+        "ON mp.id = j.machine_platform_id WHERE j.push_id = :push AND mp.platform = :platform "
+        "AND j.state = 'completed' AND j.tier <= 2 "
+        "AND j.result NOT IN ('retry', 'usercancel', 'superseded')",
+        params={"push": first["push_id"], "platform": first["platform"]},
+    ).records()
+    assert direct == [{"jobs": first["jobs"]}]
 
 
 def test_intermittent_bugs_use_the_bugzilla_number_not_the_internal_id(local: Source) -> None:

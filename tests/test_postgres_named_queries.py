@@ -80,6 +80,7 @@ def local() -> Iterator[Any]:
         "pushes",
         "jobs-for-push",
         "failure-rate-by-platform",
+        "failure-rate-by-push",
         "intermittent-bugs",
         "perf-series",
         "perf-alerts",

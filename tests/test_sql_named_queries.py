@@ -25,6 +25,7 @@ NAMED = [
     "pushes",
     "jobs-for-push",
     "failure-rate-by-platform",
+    "failure-rate-by-push",
     "intermittent-bugs",
     "perf-series",
     "perf-alerts",

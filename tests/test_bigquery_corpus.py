@@ -1,0 +1,146 @@
+"""BigQuery queries in Mozilla's style, through the Redash source, on the emulator's
+"Telemetry (BigQuery)" data source: each must give what the hand-written DuckDB SQL beside
+it (tests/bigquery_corpus/queries.toml) computes from the same tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+import thsources
+from thsources.sources.redash import RedashSource
+from thsources.testing import RedashEmulator
+
+CORPUS = tomllib.loads(
+    (Path(__file__).parent / "bigquery_corpus" / "queries.toml").read_text(encoding="utf-8")
+)["query"]
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[RedashEmulator]:
+    with RedashEmulator(workers=2) as emulator:  # the embedded sample and its telemetry
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def telemetry(emu: RedashEmulator) -> Iterator[RedashSource]:
+    with thsources.connect(
+        "redash", url=emu.url, api_key=emu.api_key, data_source="Telemetry (BigQuery)"
+    ) as src:
+        assert isinstance(src, RedashSource)
+        yield src
+
+
+@pytest.fixture(scope="module")
+def expected_db() -> Iterator[duckdb.DuckDBPyConnection]:
+    from thsources.local.telemetry import ensure_telemetry_db
+
+    con = duckdb.connect(str(ensure_telemetry_db()), read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    yield con
+    con.close()
+
+
+def _utc(value: Any) -> Any:
+    """Results carry datetimes in UTC (aware); DuckDB gives naive UTC ones."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    value = _utc(value)
+    if isinstance(value, float):
+        return pytest.approx(value, rel=1e-9) if math.isfinite(value) else value
+    return value
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[c["name"] for c in CORPUS])
+def test_bigquery_query_gives_what_duckdb_computes(
+    case: dict[str, Any], telemetry: RedashSource, expected_db: duckdb.DuckDBPyConnection
+) -> None:
+    params = case.get("params", {})
+    got = telemetry.query(case["bigquery"], params=params)
+    cursor = expected_db.execute(case["expected"], params or None)
+    names = [d[0] for d in cursor.description]
+    want = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    assert got.column_names == names
+    assert want, "the expected SQL finds rows, so the comparison means something"
+    rows = [{k: _plain(v) for k, v in r.items()} for r in want]
+    assert got.records() == rows
+
+
+def test_the_bound_text_is_bigquery_sql(telemetry: RedashSource, emu: RedashEmulator) -> None:
+    emu.clear_requests()
+    telemetry.query(
+        "SELECT COUNT(*) AS n FROM telemetry.error_aggregates "
+        "WHERE os_name = :os AND submission_date = :day AND build_id IN :ids",
+        params={"os": "Darwin's", "day": dt.date(2026, 10, 1), "ids": ["20261001000000"]},
+    )
+    (post,) = [r for r in emu.requests if r.method == "POST"]
+    assert post.json is not None
+    assert post.json["query"] == (
+        "SELECT COUNT(*) AS n FROM telemetry.error_aggregates "
+        "WHERE os_name = 'Darwin\\'s' AND submission_date = DATE '2026-10-01' "
+        "AND build_id IN ('20261001000000')"
+    )
+
+
+def test_the_schema_lists_field_paths_as_the_bigquery_runner(telemetry: RedashSource) -> None:
+    tables = telemetry.tables()
+    rows = tables.rows()
+    assert sorted({r[0] for r in rows}) == ["telemetry.buildhub2", "telemetry.error_aggregates"]
+    buildhub = [(c, t) for n, c, t in rows if n == "telemetry.buildhub2"]
+    assert [c for c, _ in buildhub] == sorted(c for c, _ in buildhub)
+    assert ("build.build.id", "STRING") in buildhub
+    assert ("build.download.size", "INT64") in buildhub
+    assert ("build.target", "STRUCT<channel STRING, locale STRING, os STRING, "
+            "platform STRING, version STRING>") in buildhub  # fmt: skip
+    assert [(c, t) for n, c, t in rows if n == "telemetry.error_aggregates"] == [
+        ("application", "STRING"),
+        ("architecture", "STRING"),
+        ("build_id", "STRING"),
+        ("channel", "STRING"),
+        ("content_crashes", "INT64"),
+        ("count", "INT64"),
+        ("gpu_crashes", "INT64"),
+        ("main_crashes", "INT64"),
+        ("os_name", "STRING"),
+        ("startup_crashes", "INT64"),
+        ("submission_date", "DATE"),
+        ("usage_hours", "FLOAT64"),
+        ("version", "STRING"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("DELETE FROM telemetry.error_aggregates WHERE TRUE",
+         "the telemetry data source is read-only: DELETE is refused"),
+        ("SELECT 1; SELECT 2",
+         "the query has several statements (2); the telemetry data source runs one SELECT "
+         "per query"),
+        ("SELECT * FROM `other-project.telemetry.buildhub2`",
+         "Not found: Project other-project: the telemetry data source serves the datasets of "
+         "moz-fx-data-shared-prod, mozdata"),
+        ("SELECT nope FROM telemetry.error_aggregates",
+         'Referenced column "nope" not found in FROM clause!'),
+        ("SELEC 1", "syntax error at or near '1' (line 1, column 7): the query is not "
+         "valid BigQuery SQL"),
+    ],
+)  # fmt: skip
+def test_what_the_data_source_refuses_is_the_jobs_error(
+    telemetry: RedashSource, sql: str, message: str
+) -> None:
+    # Redash reports a runner's failure as the job's error text: a QueryError with that text.
+    with pytest.raises(thsources.QueryError) as info:
+        telemetry.query(sql)
+    assert str(info.value).startswith(message)
