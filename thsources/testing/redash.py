@@ -146,9 +146,11 @@ class RedashEmulator:
     """A running Redash look-alike; use as a context manager or with :meth:`start`/:meth:`stop`.
 
     ``database`` is a DuckDB file served read-only (None: the embedded Treeherder sample from
-    ``thsources.local.loader.ensure_sample_db()``). Every worker has its own cursor, so queries
-    run in parallel like on a deployment with several workers. ``job_duration`` is the least time
-    a job takes (``duration_for(sql)`` may override it per query, returning None to keep it).
+    ``thsources.local.loader.ensure_sample_db()``, served as data source 1 "Treeherder" beside
+    its telemetry as data source 2 "Telemetry (BigQuery)", type ``bigquery``). Every worker
+    has its own cursor, so queries run in parallel like on a deployment with several workers.
+    ``job_duration`` is the least time a job takes (``duration_for(sql)`` may override it per
+    query, returning None to keep it).
     """
 
     def __init__(
