@@ -152,7 +152,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_sample_parser(sub)
     _add_join_and_pull_parsers(sub)
+    _add_check_parser(sub)
     return parser
+
+
+def _add_check_parser(sub: Any) -> None:
+    ck = sub.add_parser(
+        "check", help="run the named queries on several sources and say where they agree"
+    )
+    ck.add_argument(
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="profiles or kinds to compare, the first is the reference "
+        "(default: local, then every configured profile that is one source)",
+    )
+    ck.add_argument(
+        "-q",
+        "--query",
+        action="append",
+        dest="queries",
+        metavar="NAME",
+        help="only this named query (repeatable; default: every one)",
+    )
+    ck.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="give up (and cancel) each run after this"
+    )
+    _global(ck, top=False)
 
 
 def _add_sample_parser(sub: Any) -> None:
@@ -468,6 +494,9 @@ def _list_sources(stdout: TextIO) -> None:
     if not config.profiles:
         stdout.write("no profiles: `thsources` uses the embedded local sample\n")
     for name, profile in sorted(config.profiles.items()):
+        if profile.sources:  # a list profile: its sources are listed on their own lines
+            _list_fallback(name, config, stdout)
+            continue
         try:
             secrets = frozenset(source_class(profile.kind).secret_options())
         except ThsourcesError:
@@ -480,6 +509,60 @@ def _list_sources(stdout: TextIO) -> None:
         except ConfigError as exc:
             status = f"  [not usable: {exc}]"
         stdout.write(f"{name}{marker}: kind={profile.kind} {shown}{status}\n")
+
+
+def _check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """A table of named queries by source (agrees, DIFFERS, no variant, error); the diffs
+    and errors follow on stderr. Exit 0 when every answer agrees, 1 otherwise."""
+    from contextlib import ExitStack
+
+    from .agreement import check
+
+    names = args.queries or [q.name for q in list_queries()]
+    for name in names:
+        get(name)  # an unknown name fails before anything runs
+    config = load_config()
+    chosen = args.sources or [
+        "local",
+        *(n for n, p in sorted(config.profiles.items()) if not p.sources and n != "local"),
+    ]
+    for name in chosen:
+        profile = config.profiles.get(name)
+        if profile is not None and profile.sources:
+            raise ConfigError(
+                f"profile {name!r} lists sources; check them by name: "
+                f"thsources check {' '.join(profile.sources)}"
+            )
+    with ExitStack() as stack:
+        sources = [stack.enter_context(connect(name)) for name in chosen]
+        rows = check(names, sources, timeout=args.timeout)
+    labels = [s.name for s in sources]
+    table = Result.from_columns(
+        [Column("query", "string"), *(Column(label, "string") for label in labels)],
+        [[r.query for r in rows], *([r.verdicts.get(label, "") for r in rows] for label in labels)],
+    )
+    stdout.write(render(table, "table"))
+    for row in rows:
+        for diff in row.diffs:
+            stderr.write(diff + "\n")
+    agreeing = sum(r.agrees for r in rows)
+    stderr.write(
+        f"thsources: check: {agreeing} of {len(rows)} named queries agree on {', '.join(labels)}\n"
+    )
+    return 0 if agreeing == len(rows) else 1
+
+
+def _list_fallback(name: str, config: Any, stdout: TextIO) -> None:
+    from .config import members
+
+    marker = " (default)" if name == "default" else ""
+    status = ""
+    try:
+        members(name, config=config)
+    except ConfigError as exc:
+        status = f"  [not usable: {exc}]"
+    listed = ", ".join(config.profiles[name].sources)
+    stdout.write(f"{name}{marker}: sources={listed}{status}\n")
 
 
 def _serve(args: argparse.Namespace, stdout: TextIO) -> None:
@@ -551,6 +634,8 @@ def main(
             _sample(args, stderr)
         elif args.command == "pull":
             _pull(args, stderr)
+        elif args.command == "check":
+            return _check(args, stdout, stderr)
         else:
             if args.command == "tables":
                 result = _tables(args, stdout, stderr)
