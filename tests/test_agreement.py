@@ -4,8 +4,8 @@ the declared order), the only loss forgiven being the precision query.toml decla
 
 All sources read one sample (a fifth of the default, to keep the PostgreSQL load short): the
 local source, the Redash, ActiveData and Treeherder emulators serving its file, and the
-``sql`` source on a real PostgreSQL server loaded with it (when
-``THSOURCES_TEST_POSTGRES_URL`` is set).
+``sql`` source on real PostgreSQL and MariaDB servers loaded with it (when
+``THSOURCES_TEST_POSTGRES_URL`` / ``THSOURCES_TEST_MYSQL_URL`` are set).
 """
 
 from __future__ import annotations
@@ -30,7 +30,14 @@ from thsources.sources.base import Source
 from thsources.testing import ActiveDataEmulator, RedashEmulator, TreeherderEmulator
 
 SCALE = 0.2
-DIALECTS = {"redash": "postgresql", "activedata": "jx", "treeherder": "rest", "sql": "postgresql"}
+# Each source of the matrix (a label) and the dialect whose variant it runs.
+DIALECTS = {
+    "redash": "postgresql",
+    "activedata": "jx",
+    "treeherder": "rest",
+    "sql": "postgresql",
+    "sql-mysql": "mysql",
+}
 # Parameter sets beyond each query's defaults (required values come from the data).
 EXTRA: dict[str, list[dict[str, Any]]] = {
     "pushes": [
@@ -99,13 +106,13 @@ def remotes(emulators: dict[str, Any]) -> Iterator[dict[str, Any]]:
         src.close()
 
 
-@pytest.fixture(scope="module")
-def sql() -> Iterator[Source]:
+def _loaded(kind: str) -> Iterator[Source]:
+    """The sample loaded by `thsources sample load` into a space of its own on a real server."""
     import os
 
-    if not os.environ.get(ENV["postgresql"]):
-        pytest.skip(f"{ENV['postgresql']} is not set: no sql source on a real PostgreSQL")
-    with server("postgresql") as srv:
+    if not os.environ.get(ENV[kind]):
+        pytest.skip(f"{ENV[kind]} is not set: no sql source on a real {kind} server")
+    with server(kind) as srv:
         err = io.StringIO()
         code = main(
             ["sample", "load", srv.url, "--scale", str(SCALE)], stdout=io.StringIO(), stderr=err
@@ -115,9 +122,19 @@ def sql() -> Iterator[Source]:
             yield src
 
 
+@pytest.fixture(scope="module")
+def sql() -> Iterator[Source]:
+    yield from _loaded("postgresql")
+
+
+@pytest.fixture(scope="module")
+def sql_mysql() -> Iterator[Source]:
+    yield from _loaded("mysql")
+
+
 def _source(kind: str, request: pytest.FixtureRequest) -> Source:
-    if kind == "sql":
-        return request.getfixturevalue("sql")  # type: ignore[no-any-return]
+    if kind.startswith("sql"):
+        return request.getfixturevalue(kind.replace("-", "_"))  # type: ignore[no-any-return]
     return request.getfixturevalue("remotes")[kind]  # type: ignore[no-any-return]
 
 
@@ -313,10 +330,16 @@ pace = inf
 
 [profiles.anywhere]
 sources = ["th", "local"]
+
+[profiles.nokey]
+kind = "redash"
+url = "{emulators["redash"].url}"
+api_key_env = "THSOURCES_AGREE_UNSET_KEY"
 """
     )
     path.chmod(0o600)
     monkeypatch.setenv("THSOURCES_CONFIG", str(path))
+    monkeypatch.setenv("THSOURCES_AGREE_UNSET_KEY", emulators["redash"].api_key)
     return path
 
 
@@ -332,12 +355,13 @@ def test_check_prints_a_table_of_what_agrees(configured: Path, local: Source) ->
     pushes = len(thsources.run("pushes", source=local))
     bugs = len(thsources.run("intermittent-bugs", source=local))
     lines = out.splitlines()
-    assert lines[0].split() == ["query", "local", "ad", "rd", "th"]
+    assert lines[0].split() == ["query", "local", "ad", "nokey", "rd", "th"]
     assert lines[2].split() == [
         "pushes",
         "reference",
         "(" + str(pushes),
         "rows)",
+        "agrees",
         "agrees",
         "agrees",
         "agrees",
@@ -350,10 +374,11 @@ def test_check_prints_a_table_of_what_agrees(configured: Path, local: Source) ->
         "no",
         "variant",
         "agrees",
+        "agrees",
         "no",
         "variant",
     ]
-    assert err == "thsources: check: 2 of 2 named queries agree on local, ad, rd, th\n"
+    assert err == "thsources: check: 2 of 2 named queries agree on local, ad, nokey, rd, th\n"
 
 
 def test_check_shows_the_diff_and_fails_when_a_variant_is_wrong(
@@ -392,3 +417,116 @@ def test_check_refuses_a_list_profile_and_an_unknown_query(configured: Path) -> 
     )
     code, _, err = _cli("check", "-q", "pushs")
     assert code == 2 and "no named query 'pushs' (did you mean 'pushes'?)" in err
+
+
+def test_check_reports_a_source_it_cannot_connect_and_checks_the_others(
+    configured: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("THSOURCES_AGREE_UNSET_KEY", raising=False)
+    code, out, err = _cli("check", "local", "nokey", "th", "-q", "perf-alerts")
+    assert code == 1
+    header, _, row = out.splitlines()[:3]
+    assert header.split() == ["query", "local", "nokey", "th"]
+    assert row.split()[-3:] == ["error:", "ConfigError", "agrees"]
+    assert err.splitlines() == [
+        "cannot connect to 'nokey': profile 'nokey' reads api_key from the environment "
+        "variable THSOURCES_AGREE_UNSET_KEY, which is not set; export "
+        "THSOURCES_AGREE_UNSET_KEY=... or pass api_key=...",
+        "thsources: check: 1 of 1 named queries agree on local, th; could not connect to nokey",
+    ]
+
+
+def test_check_refuses_a_bad_timeout_before_running_anything(configured: Path) -> None:
+    code, _, err = _cli("check", "--timeout", "0", "-q", "pushes")
+    assert code == 2 and "timeout" in err
+
+
+# -- declarations in query.toml ------------------------------------------------------------------
+
+_COLUMNS = """
+[[columns]]
+name = "v"
+type = "float"
+{v}
+[[columns]]
+name = "t"
+type = "datetime"
+{t}
+"""
+
+
+@pytest.mark.parametrize(
+    ("v", "t", "message"),
+    [
+        ("precision = { tree = { decimals = 2 } }", "", r"precision names 'tree', which is not a "),
+        ("precision = { treeherder = { decimals = -1 } }", "", r"decimals must be a whole number"),
+        ("precision = { treeherder = { decimals = 1.5 } }", "", r"decimals must be a whole number"),
+        ('precision = { redash = { truncate = "ms" } }', "", r"truncate does not apply to a float"),
+        ("", "precision = { redash = { decimals = 3 } }", r"decimals does not apply to a datetime"),
+        ("", 'precision = { redash = { truncate = "us" } }', r'truncate takes "ms" or "s", not '),
+        ("", "precision = { redash = {} }", r"precision.redash must hold one of decimals, trunc"),
+        ("precision = 2", "", r"precision must be a table of source kinds, e.g. precision = "),
+    ],
+)
+def test_a_bad_precision_is_refused_when_the_query_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, v: str, t: str, message: str
+) -> None:
+    folder = tmp_path / "q"
+    folder.mkdir()
+    (folder / "query.toml").write_text('order = "v"\n' + _COLUMNS.format(v=v, t=t))
+    (folder / "postgresql.sql").write_text("SELECT 1.0 AS v, now() AS t")
+    monkeypatch.setenv(QUERIES_PATH_ENV, str(tmp_path))
+    with pytest.raises(thsources.ConfigError, match=message):
+        get("q")
+
+
+def test_precision_and_examples_are_read_from_the_shipped_queries() -> None:
+    from thsources.catalog import Precision
+
+    series = get("perf-series")
+    assert series.precision["value"] == {"treeherder": Precision(decimals=2)}
+    assert series.precision_for("value", ["local", "sql"]) is None
+    assert series.precision_for("value", ["redash", "treeherder"]) == Precision(decimals=2)
+    assert series.precision_for("push_time", ["local", "redash"]) == Precision(truncate="ms")
+    assert {p.name: p.example for p in series.params}["signature_hash"] == (
+        "perf-alerts.signature_hash"
+    )
+    # the coarsest of two declared rules wins, whichever side declares it
+    two, three = Precision(decimals=2), Precision(decimals=3)
+    assert two.coarsest(three) == three.coarsest(two) == two
+    ms, s = Precision(truncate="ms"), Precision(truncate="s")
+    assert ms.coarsest(s) == s.coarsest(ms) == s
+    when = dt.datetime(2026, 1, 1, 0, 0, 1, 999999, tzinfo=dt.UTC)
+    assert s.apply(when) == when.replace(microsecond=0)
+    assert ms.apply(when) == when.replace(microsecond=999000)
+    assert two.apply(float("nan")) != two.apply(float("nan"))  # NaN stays NaN
+    assert two.apply(None) is None
+
+
+def test_a_bad_example_is_refused_when_the_query_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "q"
+    folder.mkdir()
+    (folder / "query.toml").write_text(
+        'order = "v"\n[[params]]\nname = "x"\ntype = "integer"\nexample = "pushes"\n'
+        + _COLUMNS.format(v="", t="")
+    )
+    (folder / "postgresql.sql").write_text("SELECT :x * 1.0 AS v, now() AS t")
+    monkeypatch.setenv(QUERIES_PATH_ENV, str(tmp_path))
+    with pytest.raises(thsources.ConfigError, match=r'example must be "query-name.column", not '):
+        get("q")
+
+
+def test_a_required_parameter_without_an_example_is_not_guessed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local: Source
+) -> None:
+    folder = tmp_path / "q"
+    folder.mkdir()
+    (folder / "query.toml").write_text(
+        'order = "v"\n[[params]]\nname = "x"\ntype = "integer"\n' + _COLUMNS.format(v="", t="")
+    )
+    (folder / "postgresql.sql").write_text("SELECT :x * 1.0 AS v, now() AS t")
+    monkeypatch.setenv(QUERIES_PATH_ENV, str(tmp_path))
+    with pytest.raises(thsources.UnsupportedQuery, match=r"needs 'x' and declares no example"):
+        example_params(get("q"), local)

@@ -198,6 +198,7 @@ class CheckRow:
     params: Mapping[str, Any]
     verdicts: dict[str, str] = field(default_factory=dict)
     diffs: list[str] = field(default_factory=list)
+    errors: list[ThsourcesError] = field(default_factory=list)
 
     @property
     def agrees(self) -> bool:
@@ -242,6 +243,7 @@ def check(
                 row.verdicts[answer.source] = "no variant"
             elif answer.error is not None:
                 row.verdicts[answer.source] = f"error: {type(answer.error).__name__}"
+                row.errors.append(answer.error)
                 row.diffs.append(
                     f"named query {name!r}{_show_params(bound)} failed on {answer.source!r} "
                     f"({answer.kind}): {answer.error}"

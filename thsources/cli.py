@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from . import __version__, connect
 from .catalog import describe_params, get, list_queries, run_named
@@ -28,8 +28,12 @@ from .output import (
     render,
     write_result,
 )
+from .polling import check_timeout
 from .result import Column, Result
-from .sources.base import Source, source_class
+from .sources.base import DEFAULT_TIMEOUT, Source, source_class
+
+if TYPE_CHECKING:
+    from .agreement import CheckRow
 
 __all__ = ["main"]
 
@@ -533,23 +537,54 @@ def _check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
                 f"profile {name!r} lists sources; check them by name: "
                 f"thsources check {' '.join(profile.sources)}"
             )
+    check_timeout(args.timeout, DEFAULT_TIMEOUT)
+    unusable: dict[str, ThsourcesError] = {}
     with ExitStack() as stack:
-        sources = [stack.enter_context(connect(name)) for name in chosen]
+        sources = []
+        for name in chosen:
+            try:
+                sources.append(stack.enter_context(connect(name)))
+            except ThsourcesError as failed:  # one broken profile does not stop the others
+                unusable[name] = failed
         rows = check(names, sources, timeout=args.timeout)
-    labels = [s.name for s in sources]
+    return _check_report(rows, chosen, unusable, args.debug, stdout, stderr)
+
+
+def _check_report(
+    rows: Sequence[CheckRow],
+    chosen: Sequence[str],
+    unusable: dict[str, ThsourcesError],
+    debug: bool,
+    stdout: TextIO,
+    stderr: TextIO,
+) -> int:
+    """The table on stdout; connection failures, diffs and errors, then a summary, on stderr."""
+    for name, exc in unusable.items():
+        for row in rows:
+            row.verdicts[name] = f"error: {type(exc).__name__}"
+    labels = [name for name in chosen if name in unusable or name in rows[0].verdicts]
     table = Result.from_columns(
         [Column("query", "string"), *(Column(label, "string") for label in labels)],
         [[r.query for r in rows], *([r.verdicts.get(label, "") for r in rows] for label in labels)],
     )
     stdout.write(render(table, "table"))
+    for name, exc in unusable.items():
+        stderr.write(f"cannot connect to {name!r}: {one_line(str(exc))}\n")
     for row in rows:
         for diff in row.diffs:
             stderr.write(diff + "\n")
+    if debug:
+        for failure in [*unusable.values(), *(e for r in rows for e in r.errors)]:
+            stderr.write("".join(traceback.format_exception(failure)))
     agreeing = sum(r.agrees for r in rows)
+    connected = [label for label in labels if label not in unusable]
     stderr.write(
-        f"thsources: check: {agreeing} of {len(rows)} named queries agree on {', '.join(labels)}\n"
+        f"thsources: check: {agreeing} of {len(rows)} named queries agree on "
+        f"{', '.join(connected) or 'no source'}"
+        + (f"; could not connect to {', '.join(unusable)}" if unusable else "")
+        + "\n"
     )
-    return 0 if agreeing == len(rows) else 1
+    return 0 if agreeing == len(rows) and not unusable else 1
 
 
 def _list_fallback(name: str, config: Any, stdout: TextIO) -> None:
