@@ -42,7 +42,13 @@ DIALECTS = {
 EXTRA: dict[str, list[dict[str, Any]]] = {
     "pushes": [
         {"repository": "try", "days": 30, "max_tier": 3},
-        {"repository": "mozilla-central", "days": 10, "until": "2026-09-15T00:00:00"},
+        {
+            "repository": "mozilla-central",
+            "days": 10,
+            "until": "2026-09-15T00:00:00",
+            "max_tier": 3,
+        },
+        {"until": "2026-10-15T00:00:00", "days": 3},
     ],
     "failure-rate-by-platform": [{"repository": "mozilla-central", "min_jobs": 10}],
     "perf-alerts": [{"days": 60}],

@@ -7,13 +7,22 @@ import io
 import re
 import shutil
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import thsources
-from thsources import ConfigError, ParameterError, QueryError, SourceUnavailable, UnsupportedQuery
+from thsources import (
+    ConfigError,
+    ParameterError,
+    QueryError,
+    QueryTimeout,
+    SourceUnavailable,
+    UnsupportedQuery,
+)
 from thsources.catalog import QUERIES_PATH_ENV, get
 from thsources.cli import main
 from thsources.fallback import Fallback
@@ -328,3 +337,40 @@ sources = ["down", "local"]
         assert main(argv, stdout=out, stderr=err) == 0, err.getvalue()
         outputs.append(out.getvalue())
     assert outputs[0].startswith("push_id,revision,") and outputs[0] == outputs[1]
+
+
+class _SlowToFail(thsources.Source):
+    """A source that takes longer than the caller's whole deadline to say it is down."""
+
+    kind = "slow"
+
+    def submit(
+        self, sql: str, params: Any = None, *, max_age: float = 0, timeout: Any = None
+    ) -> Any:
+        time.sleep(0.3)
+        raise SourceUnavailable("down after a while", source=self.name)
+
+
+def test_the_deadline_is_shared_and_ends_the_search(local: thsources.Source) -> None:
+    asked: list[str] = []
+
+    def connector(name: str, source: thsources.Source) -> Any:
+        def factory() -> thsources.Source:
+            asked.append(name)
+            return source
+
+        return factory
+
+    chain = Fallback(
+        "chain", [("slow", connector("slow", _SlowToFail())), ("local", connector("local", local))]
+    )
+    with pytest.raises(QueryTimeout) as info:
+        chain.query("SELECT 1 AS one", timeout=0.1)
+    assert str(info.value) == (
+        "the timeout passed before a source of profile 'chain' answered "
+        "(slow: SourceUnavailable: down after a while)"
+    )
+    assert asked == ["slow", "local"]  # connected, but given no time: not asked
+    assert chain.query("SELECT 1 AS one", timeout=10).meta.extra["skipped"] == {
+        "slow": "SourceUnavailable: down after a while"
+    }

@@ -24,6 +24,7 @@ from .errors import (
     ConfigError,
     PermissionDenied,
     ProtocolError,
+    QueryTimeout,
     SourceUnavailable,
     ThsourcesError,
     UnsupportedQuery,
@@ -88,6 +89,8 @@ class Fallback(Source):
                 skipped[name] = _one_line(exc)
                 failures.append(exc)
                 continue
+            if deadline.expired:
+                break
             try:
                 answer = attempt(source, deadline.remaining())
             except FALLS_THROUGH as exc:
@@ -100,6 +103,11 @@ class Fallback(Source):
                 return Result(answer.columns, answer.to_arrow(), meta)  # type: ignore[return-value]
             return answer
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items())
+        if len(skipped) < len(self._factories):  # the deadline ended the search
+            raise QueryTimeout(
+                f"the timeout passed before a source of profile {self.name!r} answered ({reasons})",
+                source=self.name,
+            )
         error = (
             UnsupportedQuery
             if all(isinstance(e, UnsupportedQuery) for e in failures)
