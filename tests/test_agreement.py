@@ -536,3 +536,15 @@ def test_a_required_parameter_without_an_example_is_not_guessed(
     monkeypatch.setenv(QUERIES_PATH_ENV, str(tmp_path))
     with pytest.raises(thsources.UnsupportedQuery, match=r"needs 'x' and declares no example"):
         example_params(get("q"), local)
+
+
+def test_check_with_a_source_lacking_a_variant_first(configured: Path, local: Source) -> None:
+    """The first source has no variant: it is skipped, not an error, and the example
+    parameters come from the next one."""
+    code, out, err = _cli("check", "th", "local", "-q", "intermittent-bugs", "-q", "jobs-for-push")
+    assert code == 0, err
+    bugs, jobs = out.splitlines()[2:4]
+    assert bugs.split()[:4] == ["intermittent-bugs", "no", "variant", "reference"]
+    push_id = example_params(get("jobs-for-push"), local)["push_id"]
+    rows = len(thsources.run("jobs-for-push", {"push_id": push_id}, source=local))
+    assert jobs.split() == ["jobs-for-push", "reference", f"({rows}", "rows)", "agrees"]

@@ -190,6 +190,14 @@ def example_params(
     return out
 
 
+def _runs(query: NamedQuery, source: Source) -> bool:
+    try:
+        query.variant_for(source.dialect)
+    except UnsupportedQuery:
+        return False
+    return True
+
+
 @dataclass
 class CheckRow:
     """One named query across sources: a short verdict per source, and the diffs."""
@@ -226,9 +234,8 @@ def check(
         reference: Answer | None = None
         answers: list[Answer] = []
         for source in sources:
-            if given is None and reference is None and not row.params:
+            if given is None and reference is None and not row.params and _runs(query, source):
                 try:
-                    query.variant_for(source.dialect)
                     row.params = example_params(query, source, timeout=timeout)
                 except ThsourcesError as exc:
                     answers.append(Answer(source.name, source.kind, error=exc))
