@@ -374,3 +374,23 @@ def test_the_deadline_is_shared_and_ends_the_search(local: thsources.Source) -> 
     assert chain.query("SELECT 1 AS one", timeout=10).meta.extra["skipped"] == {
         "slow": "SourceUnavailable: down after a while"
     }
+
+
+def test_sql_jobs_and_tables_go_to_the_first_source_that_takes_them(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    treeherder: TreeherderEmulator,
+    local: thsources.Source,
+) -> None:
+    """The REST API runs no SQL and lists no tables: submit() and tables() pass it over."""
+    write_config(
+        tmp_path,
+        monkeypatch,
+        f'[profiles.rest]\nkind = "treeherder"\nurl = "{treeherder.url}"\n'
+        '[profiles.anywhere]\nsources = ["rest", "local"]\n',
+    )
+    with thsources.connect("anywhere") as src:
+        job = src.submit("SELECT count(*) AS n FROM push")
+        assert job.result().records() == local.query("SELECT count(*) AS n FROM push").records()
+        assert job.result().meta.source == "local"
+        assert src.tables().records() == local.tables().records()
