@@ -123,7 +123,7 @@ sources = ["rest", "local"]
     }
     assert bugs.records() == thsources.run("intermittent-bugs", source=local).records()
     assert pushes.meta.source == "rest"  # the first that has a variant answers
-    assert "skipped" not in pushes.meta.extra
+    assert pushes.meta.extra["skipped"] == {}
     assert pushes.records() == thsources.run("pushes", {"days": 2}, source=local).records()
 
 
@@ -394,3 +394,26 @@ def test_sql_jobs_and_tables_go_to_the_first_source_that_takes_them(
         assert job.result().records() == local.query("SELECT count(*) AS n FROM push").records()
         assert job.result().meta.source == "local"
         assert src.tables().records() == local.tables().records()
+
+
+def test_verbose_says_which_source_answered_and_why_others_were_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, treeherder: TreeherderEmulator
+) -> None:
+    write_config(
+        tmp_path,
+        monkeypatch,
+        f'[profiles.rest]\nkind = "treeherder"\nurl = "{treeherder.url}"\npace = inf\n'
+        '[profiles.anywhere]\nsources = ["rest", "local"]\n',
+    )
+    err = io.StringIO()
+    code = main(
+        ["-v", "run", "intermittent-bugs", "-s", "anywhere"], stdout=io.StringIO(), stderr=err
+    )
+    assert code == 0, err.getvalue()
+    assert err.getvalue().splitlines()[-1] == (
+        "thsources: answered by 'local'; passed over rest "
+        f"(UnsupportedQuery: {_no_variant('intermittent-bugs', 'rest')})"
+    )
+    err = io.StringIO()
+    assert main(["-v", "run", "pushes", "-s", "anywhere"], stdout=io.StringIO(), stderr=err) == 0
+    assert err.getvalue().splitlines()[-1] == "thsources: answered by 'rest'"

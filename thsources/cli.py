@@ -624,6 +624,10 @@ def _emit(
 ) -> None:
     path = _output_path(args)
     fmt = format_for_path(path, args.format)
+    skipped = result.meta.extra.get("skipped")
+    if getattr(args, "verbose", False) and skipped is not None:  # a list profile answered
+        passed = "".join(f"; passed over {name} ({why})" for name, why in skipped.items())
+        stderr.write(f"thsources: answered by {result.meta.source!r}{passed}\n")
     if path is not None:
         write_result(result, fmt, path=path)
         stderr.write(

@@ -49,7 +49,8 @@ FALLS_THROUGH: Final = (
 
 class Fallback(Source):
     """The sources of a list profile, tried in order; ``meta.source`` names the one that
-    answered and ``meta.extra["skipped"]`` why the ones before it did not."""
+    answered and ``meta.extra["skipped"]`` why the ones before it did not (``{}`` when the
+    first answered)."""
 
     kind = "fallback"
     dialect = "fallback"
@@ -97,7 +98,7 @@ class Fallback(Source):
                 skipped[name] = _one_line(exc)
                 failures.append(exc)
                 continue
-            if isinstance(answer, Result) and skipped:
+            if isinstance(answer, Result):  # "skipped" is there, empty or not
                 extra = {**answer.meta.extra, "skipped": dict(skipped)}
                 meta = dataclasses.replace(answer.meta, extra=extra)
                 return Result(answer.columns, answer.to_arrow(), meta)  # type: ignore[return-value]
