@@ -10,12 +10,13 @@ local source, the Redash, ActiveData and Treeherder emulators serving its file, 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from sql_servers import ENV, server
@@ -548,3 +549,63 @@ def test_check_with_a_source_lacking_a_variant_first(configured: Path, local: So
     push_id = example_params(get("jobs-for-push"), local)["push_id"]
     rows = len(thsources.run("jobs-for-push", {"push_id": push_id}, source=local))
     assert jobs.split() == ["jobs-for-push", "reference", f"({rows}", "rows)", "agrees"]
+
+
+# -- values finer than a source carries --------------------------------------------------------
+
+FINER: Final = [
+    "UPDATE performance_datum SET value = value + 0.001234",
+    "UPDATE push SET time = time + INTERVAL 123456 MICROSECONDS",
+    "UPDATE performance_alert_summary SET created = created + INTERVAL 654321 MICROSECONDS",
+    "UPDATE bug_job_map SET created = created + INTERVAL 777 MICROSECONDS",
+]
+# (query, source kind, the columns whose declared precision that kind needs on finer data)
+LOSSY: Final = [
+    ("pushes", "redash", {"push_time"}),
+    ("pushes", "treeherder", {"push_time"}),
+    ("perf-series", "treeherder", {"value"}),
+    ("perf-alerts", "redash", {"created"}),
+    ("intermittent-bugs", "redash", {"first_seen", "last_seen"}),
+]
+
+
+@pytest.fixture(scope="module")
+def finer(sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Source]]:
+    """The sample with values finer than Treeherder's REST API and Redash carry, served by
+    the local source and both emulators."""
+    import duckdb
+
+    path = tmp_path_factory.mktemp("finer") / "finer.duckdb"
+    shutil.copy(sample, path)
+    with duckdb.connect(str(path)) as con:
+        for statement in FINER:
+            con.execute(statement)
+    with RedashEmulator(path, workers=2) as redash, TreeherderEmulator(path) as treeherder:
+        sources = {
+            "local": thsources.connect("local", path=str(path)),
+            "redash": thsources.connect(
+                "redash", url=redash.url, api_key=redash.api_key, data_source="Treeherder"
+            ),
+            "treeherder": thsources.connect("treeherder", url=treeherder.url, pace=float("inf")),
+        }
+        yield sources
+        for src in sources.values():
+            src.close()
+
+
+@pytest.mark.parametrize(("name", "kind", "lossy"), LOSSY, ids=[f"{n}-{k}" for n, k, _ in LOSSY])
+def test_the_declared_precision_is_exactly_what_the_source_loses(
+    finer: dict[str, Source], name: str, kind: str, lossy: set[str]
+) -> None:
+    """On finer data the source agrees under the declared precision, and differs without it
+    in exactly the columns that declare one for it."""
+    query = get(name)
+    params = example_params(query, finer["local"])
+    bound = bind_params(query, params)
+    reference, answer = ask(name, finer["local"], params), ask(name, finer[kind], params)
+    assert reference.result is not None and len(reference.result) > 0
+    declared = compare(query, bound, reference, answer)
+    assert declared.agrees, declared.diff
+    undeclared = compare(dataclasses.replace(query, precision={}), bound, reference, answer)
+    differing = {line.split("'")[1] for line in undeclared.diff.splitlines() if "column '" in line}
+    assert differing == lossy
