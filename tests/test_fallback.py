@@ -77,6 +77,7 @@ def test_an_unreachable_first_source_falls_through_to_the_second(
 [profiles.down]
 kind = "treeherder"
 url = "http://127.0.0.1:{closed_port}"
+retries = 1
 
 [profiles.anywhere]
 sources = ["down", "local"]
