@@ -84,6 +84,9 @@ def world(
         # Another kind that takes credentials in its URL, pointing nowhere: the password must
         # stay out of the SourceUnavailable message.
         + f'[profiles.down-ad]\nkind = "activedata"\nurl = "http://bob:{URL_PASSWORD}@127.0.0.1:9"\n'
+        # Lists: the reasons of the sources passed over are shown (meta, errors), never a secret.
+        + '[profiles.anyw]\nsources = ["down", "down-ad", "stmo"]\n'
+        + '[profiles.anyw-down]\nsources = ["down-ad", "down"]\n'
     )
     config.chmod(0o600)
     monkeypatch.setenv("THSOURCES_CONFIG", str(config))
@@ -142,6 +145,9 @@ COMMANDS: Final[list[tuple[str, list[str], int]]] = [
     ("pull", ["pull", "pushes", "-s", "stmo", "--into", "p"], 0),
     ("pull-bad-table", ["pull", "pushes", "-s", "stmo", "--into", "pulls"], 2),
     ("join-missing-table", ["join", "SELECT * FROM t"], 2),
+    ("fallback", ["run", "pushes", "-s", "anyw", "--format", "jsonl", "--timeout", "60"], 0),
+    ("fallback-all-down", ["query", "SELECT 1", "-s", "anyw-down", "--timeout", "30"], 4),
+    ("check", ["check", "stmo", "down-ad", "pw", "-q", "pushes", "--timeout", "30"], 1),
 ]
 
 
@@ -278,4 +284,8 @@ def test_results_and_sources_hold_no_secret(world: Path) -> None:
         WATCH.remember(repr(src), str(src), src.describe())
     res = _source("stmo").query("SELECT 1 AS one")
     WATCH.remember(repr(res), res.meta, res.records())
+    with thsources.connect("anyw") as listed:
+        passed_over = listed.query("SELECT 1 AS one", timeout=60)
+        WATCH.remember(repr(listed), listed.describe(), repr(passed_over), passed_over.meta)
+    assert list(passed_over.meta.extra["skipped"]) == ["down", "down-ad"]
     assert not WATCH.leaks(WATCH.seen[start:])

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 import thsources
+from thsources.agreement import ask, compare
+from thsources.catalog import Precision, get
 from thsources.errors import UnsupportedQuery
 from thsources.sources.base import Source
 from thsources.sources.treeherder import TreeherderSource
@@ -64,10 +66,16 @@ def test_jobs_for_push(local: Source, rest: TreeherderSource) -> None:
 def test_perf_series(local: Source, rest: TreeherderSource) -> None:
     alerts = thsources.run("perf-alerts", {}, source=local)
     sig = alerts.column("signature_hash")[0]
-    got, expected = _both("perf-series", {"signature_hash": sig}, local, rest)
-    assert len(expected) > 20
-    # Treeherder's data endpoint rounds values to 2 decimals; everything else is exact.
-    assert got == [{**r, "value": round(r["value"], 2)} for r in expected]
+    params = {"signature_hash": sig}
+    on_rest, on_local = ask("perf-series", rest, params), ask("perf-series", local, params)
+    assert on_local.result is not None and len(on_local.result) > 20
+    # Treeherder's data endpoint rounds values to 2 decimals: query.toml declares it, and
+    # the comparison forgives that and nothing else.
+    assert get("perf-series").precision["value"] == {"treeherder": Precision(decimals=2)}
+    comparison = compare(get("perf-series"), params, on_local, on_rest)
+    assert comparison.agrees, comparison.diff
+    assert on_rest.result is not None
+    assert on_rest.result.column("value") == [round(v, 2) for v in on_local.result.column("value")]
 
 
 def test_perf_alerts(local: Source, rest: TreeherderSource) -> None:

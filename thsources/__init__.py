@@ -80,12 +80,29 @@ def connect(name: str | None = None, **options: Any) -> Source:
 
     With no name: the profile ``default`` if the config file has one, else the embedded
     ``local`` sample. Precedence of every option: keyword > environment > profile > default.
+    A profile that lists ``sources`` gives a :class:`~thsources.fallback.Fallback`: each
+    call runs on the first of them that can answer (connected on first use).
     """
-    from .config import resolve
+    from .config import members, resolve
     from .sources.base import source_class
+
+    listed = members(name)
+    if listed is not None:
+        from .fallback import Fallback
+
+        if options:
+            raise ConfigError(
+                f"profile {name!r} lists sources; set options such as "
+                f"{', '.join(sorted(options))} on the listed profiles, not here"
+            )
+        return Fallback(name or "default", [(member, _connector(member)) for member in listed])
 
     source_name, kind, resolved = resolve(name, options)
     return source_class(kind).from_options(source_name, resolved)
+
+
+def _connector(name: str) -> Callable[[], Source]:
+    return lambda: connect(name)
 
 
 def run(

@@ -32,7 +32,7 @@ from .sqlbind import check_mapping, did_you_mean, placeholders, to_python
 if TYPE_CHECKING:
     from .sources.base import Source
 
-__all__ = ["NamedQuery", "Param", "bind_params", "get", "list_queries", "run_named"]
+__all__ = ["NamedQuery", "Param", "Precision", "bind_params", "get", "list_queries", "run_named"]
 
 QUERIES_PATH_ENV: Final = "THSOURCES_QUERIES_PATH"
 PARAM_TYPES: Final = (
@@ -57,6 +57,7 @@ VARIANTS_FOR_DIALECT: Final[dict[str, tuple[str, ...]]] = {
 _MISSING: Final = object()
 _IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LOOKUP: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
+_EXAMPLE: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z_][A-Za-z0-9_]*")
 _PARAM_KEYS: Final = frozenset(
     [
         "name",
@@ -69,8 +70,10 @@ _PARAM_KEYS: Final = frozenset(
         "pattern",
         "lookup",
         "suggest",
+        "example",
     ]
 )
+_TRUNCATE_UNITS: Final = {"ms": "milliseconds", "s": "seconds"}
 # How each dialect spells a cast to text, for the one query that checks lookups.
 _TEXT_TYPE: Final = {
     "postgresql": "VARCHAR",
@@ -100,6 +103,9 @@ class Param:
     pattern: str | None = None
     lookup: str | None = None
     suggest: bool = True
+    example: str | None = None
+    """``"query.column"``: the first row's value of that named query, a value that exists in
+    the data, for runs that need one without a user (the agreement matrix, `thsources check`)."""
 
     @property
     def required(self) -> bool:
@@ -241,6 +247,48 @@ _BOOL_WORDS: Final = {
 
 
 @dataclass(frozen=True)
+class Precision:
+    """How much of a column's value one source carries, as declared in query.toml::
+
+        [[columns]]
+        name = "value"
+        type = "float"
+        precision = { treeherder = { decimals = 2 } }   # the REST API rounds to 2 places
+
+    ``decimals``: floats rounded as Python's ``round(value, n)``; ``truncate``: datetimes cut
+    to ``"ms"`` or ``"s"``. Comparisons reduce both values by the rule and then ask for
+    equality: the declared loss is forgiven, nothing else.
+    """
+
+    decimals: int | None = None
+    truncate: str | None = None
+
+    def apply(self, value: Any) -> Any:
+        """``value`` as a source with this precision would give it."""
+        if value is None:
+            return None
+        if self.decimals is not None and isinstance(value, float):
+            return round(value, self.decimals) if math.isfinite(value) else value
+        if self.truncate is not None and isinstance(value, dt.datetime):
+            keep = 1000 if self.truncate == "ms" else 1_000_000
+            return value.replace(microsecond=value.microsecond // keep * keep)
+        return value
+
+    def coarsest(self, other: Precision) -> Precision:
+        """The rule that loses more of the two (the one to apply to both sides)."""
+        if self.decimals is not None and other.decimals is not None:
+            return self if self.decimals <= other.decimals else other
+        if self.truncate is not None and other.truncate is not None:
+            return self if self.truncate == "s" else other
+        return self
+
+    def describe(self) -> str:
+        if self.decimals is not None:
+            return f"rounded to {self.decimals} decimals"
+        return f"truncated to {_TRUNCATE_UNITS[str(self.truncate)]}"
+
+
+@dataclass(frozen=True)
 class NamedQuery:
     """One analysis: its parameters, output contract and SQL variants."""
 
@@ -253,6 +301,18 @@ class NamedQuery:
     folder: Path | None = None
     key: tuple[str, ...] = ()
     """Columns that identify a row across runs (``thsources pull`` skips rows it has)."""
+    precision: Mapping[str, Mapping[str, Precision]] = field(default_factory=dict)
+    """Per column, per source kind: what that kind cannot carry (see :class:`Precision`)."""
+
+    def precision_for(self, column: str, kinds: Sequence[str]) -> Precision | None:
+        """The coarsest rule any of ``kinds`` declares for ``column`` (None: exact)."""
+        rules = [r for k in kinds if (r := self.precision.get(column, {}).get(k)) is not None]
+        if not rules:
+            return None
+        out = rules[0]
+        for rule in rules[1:]:
+            out = out.coarsest(rule)
+        return out
 
     def variant_for(self, dialect: str) -> tuple[str, str]:
         """(variant name, SQL) to run on a source of ``dialect``."""
@@ -290,6 +350,11 @@ def _parse(folder: Path) -> NamedQuery:
         raise ConfigError(f"cannot read the named query {spec_file}: {exc}") from None
     params = [_parse_param(spec_file, p) for p in spec.get("params", [])]
     columns = tuple(Column(c["name"], check_type(c["type"])) for c in spec.get("columns", []))
+    precision = {
+        c["name"]: _parse_precision(spec_file, c)
+        for c in spec.get("columns", [])
+        if "precision" in c
+    }
     variants = {f.stem: f.read_text(encoding="utf-8") for f in sorted(folder.glob("*.sql"))}
     declared = {p.name for p in params}
     jx_file = folder / "activedata.json"
@@ -326,7 +391,45 @@ def _parse(folder: Path) -> NamedQuery:
         variants=variants,
         folder=folder,
         key=key,
+        precision=precision,
     )
+
+
+def _parse_precision(spec_file: Path, column: Mapping[str, Any]) -> dict[str, Precision]:
+    """A column's ``precision = { KIND = { decimals = N } | { truncate = "ms" } }``."""
+    from .sources.base import known_kinds
+
+    where = f"{spec_file}: column {column['name']!r}"
+    table = column["precision"]
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(
+            f"{where}: precision must be a table of source kinds, e.g. "
+            "precision = { treeherder = { decimals = 2 } }"
+        )
+    out: dict[str, Precision] = {}
+    for kind, rule in table.items():
+        if kind not in known_kinds():
+            raise ConfigError(
+                f"{where}: precision names {kind!r}, which is not a source kind "
+                f"({', '.join(known_kinds())})"
+            )
+        if not isinstance(rule, dict) or len(rule) != 1:
+            raise ConfigError(f"{where}: precision.{kind} must hold one of decimals, truncate")
+        ((how, value),) = rule.items()
+        if how == "decimals" and column["type"] == "float":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{where}: decimals must be a whole number >= 0, not {value!r}")
+            out[kind] = Precision(decimals=value)
+        elif how == "truncate" and column["type"] == "datetime":
+            if value not in _TRUNCATE_UNITS:
+                raise ConfigError(f'{where}: truncate takes "ms" or "s", not {value!r}')
+            out[kind] = Precision(truncate=value)
+        else:
+            raise ConfigError(
+                f"{where}: precision.{kind}.{how} does not apply to a {column['type']} column "
+                "(decimals: float columns; truncate: datetime columns)"
+            )
+    return out
 
 
 def _parse_param(spec_file: Path, p: Mapping[str, Any]) -> Param:
@@ -382,6 +485,7 @@ def _parse_param(spec_file: Path, p: Mapping[str, Any]) -> Param:
         pattern=pattern,
         lookup=lookup,
         suggest=bool(p.get("suggest", True)),
+        example=_parse_example(where, p.get("example")),
     )
     if not param.required:
         try:
@@ -389,6 +493,12 @@ def _parse_param(spec_file: Path, p: Mapping[str, Any]) -> Param:
         except ParameterError as exc:
             raise ConfigError(f"{where}: the default does not fit: {exc}") from None
     return param
+
+
+def _parse_example(where: str, example: Any) -> str | None:
+    if example is not None and (not isinstance(example, str) or not _EXAMPLE.fullmatch(example)):
+        raise ConfigError(f'{where}: example must be "query-name.column", not {example!r}')
+    return example
 
 
 @cache
@@ -508,6 +618,15 @@ def run_named(
     """
     query = get(name)
     bound = bind_params(query, params)
+    from .fallback import Fallback
+
+    if isinstance(source, Fallback):  # a list profile: the first source that can answer
+        return source.first_answer(
+            lambda member, left: run_named(
+                name, member, bound, max_age=max_age, timeout=left, **query_options
+            ),
+            timeout=timeout,
+        )
     variant, sql = query.variant_for(source.dialect)
     if variant == "rest":
         # A REST variant names an entity call, not SQL: the source maps it (no lookups).

@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from . import __version__, connect
 from .catalog import describe_params, get, list_queries, run_named
@@ -28,8 +28,12 @@ from .output import (
     render,
     write_result,
 )
+from .polling import check_timeout
 from .result import Column, Result
-from .sources.base import Source, source_class
+from .sources.base import DEFAULT_TIMEOUT, Source, source_class
+
+if TYPE_CHECKING:
+    from .agreement import CheckRow
 
 __all__ = ["main"]
 
@@ -152,7 +156,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_sample_parser(sub)
     _add_join_and_pull_parsers(sub)
+    _add_check_parser(sub)
     return parser
+
+
+def _add_check_parser(sub: Any) -> None:
+    ck = sub.add_parser(
+        "check", help="run the named queries on several sources and say where they agree"
+    )
+    ck.add_argument(
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="profiles or kinds to compare, the first is the reference "
+        "(default: local, then every configured profile that is one source)",
+    )
+    ck.add_argument(
+        "-q",
+        "--query",
+        action="append",
+        dest="queries",
+        metavar="NAME",
+        help="only this named query (repeatable; default: every one)",
+    )
+    ck.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="give up (and cancel) each run after this"
+    )
+    _global(ck, top=False)
 
 
 def _add_sample_parser(sub: Any) -> None:
@@ -468,6 +498,9 @@ def _list_sources(stdout: TextIO) -> None:
     if not config.profiles:
         stdout.write("no profiles: `thsources` uses the embedded local sample\n")
     for name, profile in sorted(config.profiles.items()):
+        if profile.sources:  # a list profile: its sources are listed on their own lines
+            _list_fallback(name, config, stdout)
+            continue
         try:
             secrets = frozenset(source_class(profile.kind).secret_options())
         except ThsourcesError:
@@ -480,6 +513,91 @@ def _list_sources(stdout: TextIO) -> None:
         except ConfigError as exc:
             status = f"  [not usable: {exc}]"
         stdout.write(f"{name}{marker}: kind={profile.kind} {shown}{status}\n")
+
+
+def _check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """A table of named queries by source (agrees, DIFFERS, no variant, error); the diffs
+    and errors follow on stderr. Exit 0 when every answer agrees, 1 otherwise."""
+    from contextlib import ExitStack
+
+    from .agreement import check
+
+    names = args.queries or [q.name for q in list_queries()]
+    for name in names:
+        get(name)  # an unknown name fails before anything runs
+    config = load_config()
+    chosen = args.sources or [
+        "local",
+        *(n for n, p in sorted(config.profiles.items()) if not p.sources and n != "local"),
+    ]
+    for name in chosen:
+        profile = config.profiles.get(name)
+        if profile is not None and profile.sources:
+            raise ConfigError(
+                f"profile {name!r} lists sources; check them by name: "
+                f"thsources check {' '.join(profile.sources)}"
+            )
+    check_timeout(args.timeout, DEFAULT_TIMEOUT)
+    unusable: dict[str, ThsourcesError] = {}
+    with ExitStack() as stack:
+        sources = []
+        for name in chosen:
+            try:
+                sources.append(stack.enter_context(connect(name)))
+            except ThsourcesError as failed:  # one broken profile does not stop the others
+                unusable[name] = failed
+        rows = check(names, sources, timeout=args.timeout)
+    return _check_report(rows, chosen, unusable, args.debug, stdout, stderr)
+
+
+def _check_report(
+    rows: Sequence[CheckRow],
+    chosen: Sequence[str],
+    unusable: dict[str, ThsourcesError],
+    debug: bool,
+    stdout: TextIO,
+    stderr: TextIO,
+) -> int:
+    """The table on stdout; connection failures, diffs and errors, then a summary, on stderr."""
+    for name, exc in unusable.items():
+        for row in rows:
+            row.verdicts[name] = f"error: {type(exc).__name__}"
+    labels = [name for name in chosen if name in unusable or name in rows[0].verdicts]
+    table = Result.from_columns(
+        [Column("query", "string"), *(Column(label, "string") for label in labels)],
+        [[r.query for r in rows], *([r.verdicts.get(label, "") for r in rows] for label in labels)],
+    )
+    stdout.write(render(table, "table"))
+    for name, exc in unusable.items():
+        stderr.write(f"cannot connect to {name!r}: {one_line(str(exc))}\n")
+    for row in rows:
+        for diff in row.diffs:
+            stderr.write(diff + "\n")
+    if debug:
+        for failure in [*unusable.values(), *(e for r in rows for e in r.errors)]:
+            stderr.write("".join(traceback.format_exception(failure)))
+    agreeing = sum(r.agrees for r in rows)
+    connected = [label for label in labels if label not in unusable]
+    stderr.write(
+        f"thsources: check: {agreeing} of {len(rows)} named queries agree on "
+        f"{', '.join(connected) or 'no source'}"
+        + (f"; could not connect to {', '.join(unusable)}" if unusable else "")
+        + "\n"
+    )
+    return 0 if agreeing == len(rows) and not unusable else 1
+
+
+def _list_fallback(name: str, config: Any, stdout: TextIO) -> None:
+    from .config import members
+
+    marker = " (default)" if name == "default" else ""
+    status = ""
+    try:
+        members(name, config=config)
+    except ConfigError as exc:
+        status = f"  [not usable: {exc}]"
+    listed = ", ".join(config.profiles[name].sources)
+    stdout.write(f"{name}{marker}: sources={listed}{status}\n")
 
 
 def _serve(args: argparse.Namespace, stdout: TextIO) -> None:
@@ -506,6 +624,10 @@ def _emit(
 ) -> None:
     path = _output_path(args)
     fmt = format_for_path(path, args.format)
+    skipped = result.meta.extra.get("skipped")
+    if getattr(args, "verbose", False) and skipped is not None:  # a list profile answered
+        passed = "".join(f"; passed over {name} ({why})" for name, why in skipped.items())
+        stderr.write(f"thsources: answered by {result.meta.source!r}{passed}\n")
     if path is not None:
         write_result(result, fmt, path=path)
         stderr.write(
@@ -551,6 +673,8 @@ def main(
             _sample(args, stderr)
         elif args.command == "pull":
             _pull(args, stderr)
+        elif args.command == "check":
+            return _check(args, stdout, stderr)
         else:
             if args.command == "tables":
                 result = _tables(args, stdout, stderr)

@@ -13,6 +13,9 @@ Example ``config.toml``::
     url = "https://redash.example.org"
     data_source = "Treeherder"
     api_key_env = "STMO_API_KEY"
+
+    [profiles.anywhere]            # a list: named queries run on the first that can answer
+    sources = ["stmo", "treeherder", "local"]
 """
 
 from __future__ import annotations
@@ -36,12 +39,15 @@ __all__ = [
     "config_path",
     "load_config",
     "mask",
+    "members",
     "resolve",
 ]
 
 CONFIG_ENV: Final = "THSOURCES_CONFIG"
 DEFAULT_PROFILE: Final = "default"
 GENERIC_SECRETS: Final = frozenset({"api_key", "password", "token", "secret"})
+FALLBACK_KIND: Final = "fallback"
+"""The ``kind`` of a profile that lists ``sources`` instead of being one (thsources.fallback)."""
 
 
 def config_path() -> Path:
@@ -61,6 +67,8 @@ class Profile:
     name: str
     kind: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+    """Profiles or kinds to try in order (``sources = [...]``); kind is then ``fallback``."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,9 @@ def load_config(path: Path | None = None) -> Config:
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [profiles.{name}] must be a table")
         options = dict(table)
+        if "sources" in options:
+            profiles[name] = _list_profile(path, name, options)
+            continue
         kind = options.pop("kind", None)
         if not isinstance(kind, str):
             raise ConfigError(
@@ -128,6 +139,60 @@ def load_config(path: Path | None = None) -> Config:
                 "to an environment variable named by an `<option>_env` entry"
             )
     return Config(path=path, profiles=profiles, exists=True)
+
+
+def _list_profile(path: Path, name: str, options: Mapping[str, Any]) -> Profile:
+    """``[profiles.NAME] sources = [...]``: the names only, checked for shape here and
+    against the other profiles by :func:`members`."""
+    sources = options["sources"]
+    if set(options) != {"sources"}:
+        others = ", ".join(sorted(set(options) - {"sources"}))
+        raise ConfigError(
+            f"{path}: [profiles.{name}] lists sources and also sets {others}; a profile "
+            "either lists sources or is one (set the options on the listed profiles)"
+        )
+    if (
+        not isinstance(sources, list)
+        or not sources
+        or not all(isinstance(s, str) and s for s in sources)
+    ):
+        raise ConfigError(
+            f"{path}: [profiles.{name}] sources must be a list of profile or kind names, "
+            'e.g. sources = ["stmo", "local"]'
+        )
+    return Profile(name=name, kind=FALLBACK_KIND, sources=tuple(sources))
+
+
+def members(name: str | None, *, config: Config | None = None) -> tuple[str, ...] | None:
+    """The sources a list profile names, in order, each checked to be a single profile or
+    a kind; None when ``name`` is not a list profile."""
+    from .sources.base import known_kinds
+
+    config = config or load_config()
+    if name is None:
+        name = DEFAULT_PROFILE if DEFAULT_PROFILE in config.profiles else "local"
+    profile = config.profiles.get(name)
+    if profile is None or not profile.sources:
+        return None
+    seen: set[str] = set()
+    for member in profile.sources:
+        listed = config.profiles.get(member)
+        if listed is not None and listed.sources:
+            raise ConfigError(
+                f"{config.path}: [profiles.{name}] lists {member!r}, which lists sources "
+                "itself; list its sources directly"
+            )
+        if listed is None and member not in known_kinds():
+            close = close_matches(member, [*config.profiles, *known_kinds()])
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            raise ConfigError(
+                f"{config.path}: [profiles.{name}] lists {member!r}, which is neither a "
+                f"profile nor a source kind{hint}"
+            )
+        if member in seen:
+            raise ConfigError(f"{config.path}: [profiles.{name}] lists {member!r} twice")
+        seen.add(member)
+    return profile.sources
 
 
 def _secret_options_of(kind: str) -> frozenset[str]:
@@ -169,6 +234,11 @@ def resolve(
         raise ConfigError(
             f"no profile or source kind named {name!r}; {hint}"
             f"({where}; kinds: {', '.join(known_kinds())})"
+        )
+    if profile is not None and profile.sources:
+        raise ConfigError(
+            f"profile {name!r} lists sources ({', '.join(profile.sources)}), it is not one; "
+            "thsources.connect() it, or name one of its sources"
         )
     kind = profile.kind if profile else name
     cls = source_class(kind)
