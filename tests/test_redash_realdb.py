@@ -70,6 +70,11 @@ def _post(emu: RedashEmulator, sql: str) -> dict[str, Any]:
     return dict(answer.json()["query_result"]["data"])
 
 
+def _written(loaded: Server) -> int:
+    """Rows the write tests would have changed, had their write gone through."""
+    return int(loaded.execute("SELECT count(*) FROM push WHERE author = 'emu-exec was here'")[0][0])
+
+
 def test_the_data_source_runs_as_the_urls_runner(emu: RedashEmulator, loaded: Server) -> None:
     ds = emu.data_sources[1]
     assert ds.type == ("pg" if loaded.kind == "postgresql" else "mysql")
@@ -95,7 +100,8 @@ def test_column_types_come_from_the_drivers_type_codes(emu: RedashEmulator, load
         sql = (
             "SELECT 7::bigint AS i, 2.5::numeric AS n, 'a'::varchar AS v, 'b'::text AS t, "
             "TIMESTAMP '2024-05-01 10:00:00.123456' AS ts, DATE '2024-05-01' AS d, "
-            "true AS b, '{\"k\": [1, 2]}'::json AS j, pg_sleep(0) AS slept, 1 AS i"
+            "true AS b, '{\"k\": [1, 2]}'::json AS j, pg_sleep(0) AS slept, 1 AS i, "
+            "'infinity'::date AS inf"
         )
         columns = [
             ("i", "integer"),
@@ -108,6 +114,7 @@ def test_column_types_come_from_the_drivers_type_codes(emu: RedashEmulator, load
             ("j", None),
             ("slept", None),
             ("i1", "integer"),
+            ("inf", "date"),
         ]
         row = {
             "i": 7,
@@ -120,6 +127,7 @@ def test_column_types_come_from_the_drivers_type_codes(emu: RedashEmulator, load
             "j": {"k": [1, 2]},
             "slept": "",
             "i1": 1,
+            "inf": "9999-12-31",  # psycopg2's date.max
         }
     else:
         sql = (
@@ -156,36 +164,35 @@ def test_column_types_come_from_the_drivers_type_codes(emu: RedashEmulator, load
 def test_a_write_fails_with_the_servers_error_and_changes_nothing(
     redash: Any, emu: RedashEmulator, loaded: Server
 ) -> None:
-    before = loaded.execute("SELECT count(*) FROM push")[0][0]
-    job = redash.submit("DELETE FROM push")
+    # A write the server would otherwise accept (no key refuses it).
+    job = redash.submit("UPDATE push SET author = 'emu-exec was here'")
     with pytest.raises(QueryError) as caught:
         job.result(timeout=60)
     error = emu.jobs[job.id].error
     if loaded.kind == "postgresql":
-        assert error == "cannot execute DELETE in a read-only transaction\n"
+        assert error == "cannot execute UPDATE in a read-only transaction\n"
     else:
         assert error == "Cannot execute statement in a READ ONLY transaction"
     assert caught.value.message == clean_error(error)
-    assert loaded.execute("SELECT count(*) FROM push")[0][0] == before
-    assert before > 0
+    assert _written(loaded) == 0
 
 
 def test_a_script_cannot_commit_its_way_out_of_read_only(
     emu: RedashEmulator, loaded: Server
 ) -> None:
+    write = "UPDATE push SET author = 'emu-exec was here'"
     if loaded.kind == "postgresql":
-        script = "SET default_transaction_read_only = off; COMMIT; DELETE FROM push"
+        script = f"SET default_transaction_read_only = off; COMMIT; {write}"
         expected = "cannot insert multiple commands into a prepared statement\n"
     else:
-        script = "SET SESSION TRANSACTION READ WRITE; DELETE FROM push"
+        script = f"SET SESSION TRANSACTION READ WRITE; {write}"
         expected = (
             "You have an error in your SQL syntax; check the manual that corresponds to your "
-            "MariaDB server version for the right syntax to use near 'DELETE FROM push' at "
-            "line 2"  # Redash joins the statements with ";\n"
+            "MariaDB server version for the right syntax to use near "
+            "'UPDATE push SET author = 'emu-exec was here'' at line 2"  # joined with ";\n"
         )
-    before = loaded.execute("SELECT count(*) FROM push")[0][0]
     assert _post(emu, script) == {"error": expected}
-    assert loaded.execute("SELECT count(*) FROM push")[0][0] == before
+    assert _written(loaded) == 0
 
 
 def test_bad_sql_gives_the_runners_error_text(
@@ -285,3 +292,41 @@ def test_a_data_source_type_must_match_its_url() -> None:
     ds = DataSource(1, "Treeherder", "mysql", url="postgresql://postgres@127.0.0.1/test")
     with pytest.raises(thsources.ConfigError, match="make the data source's type 'pg'"):
         RedashEmulator(data_sources=[ds]).start()
+
+
+def test_serve_redash_database_url_runs_the_jobs_there(loaded: Server) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "thsources", "serve", "redash", "--database-url"]
+    proc = subprocess.Popen(
+        [*command, loaded.url, "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[-1]
+        key = proc.stdout.readline().split()[-1]
+        kind = "pg" if loaded.kind == "postgresql" else "mysql"
+        assert proc.stdout.readline() == f"data source 1: Treeherder ({kind})\n"
+        with thsources.connect("redash", url=url, api_key=key, timeout=60) as src:
+            (n,) = src.query("SELECT count(*) AS n FROM push").rows()[0]
+        assert n == loaded.execute("SELECT count(*) FROM push")[0][0]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+def test_database_url_is_refused_for_other_emulators_and_other_databases() -> None:
+    for argv, expected in [
+        (["serve", "treeherder", "--database-url", "postgresql://x@h/db"], "redash` only"),
+        (["serve", "redash", "--database-url", "sqlite:///x.db"], "not 'sqlite'"),
+    ]:
+        err = io.StringIO()
+        assert main(argv, stdout=io.StringIO(), stderr=err) == 2
+        assert expected in err.getvalue()
