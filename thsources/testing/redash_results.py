@@ -63,18 +63,8 @@ def redash_type(duckdb_type: str) -> str | None:
 
 
 def columns_from_description(description: Sequence[Sequence[Any]]) -> list[Column]:
-    """Redash columns from a DB-API description; duplicate names get one shared counter."""
-    names: list[str] = []
-    counter = 1
-    columns: list[Column] = []
-    for item in description:
-        name = str(item[0])
-        if name in names:
-            name = f"{name}{counter}"
-            counter += 1
-        names.append(name)
-        columns.append({"name": name, "friendly_name": name, "type": redash_type(str(item[1]))})
-    return columns
+    """Redash columns from a DuckDB cursor's description (see :func:`fetch_columns`)."""
+    return fetch_columns([(str(item[0]), redash_type(str(item[1]))) for item in description])
 
 
 def fetch_columns(columns: Sequence[tuple[str, str | None]]) -> list[Column]:
