@@ -330,3 +330,24 @@ def test_database_url_is_refused_for_other_emulators_and_other_databases() -> No
         err = io.StringIO()
         assert main(argv, stdout=io.StringIO(), stderr=err) == 2
         assert expected in err.getvalue()
+
+
+def test_the_admin_view_shows_the_runners_options_with_the_password_masked() -> None:
+    pg = DataSource(1, "T", "pg", url="postgresql://reader:S3cret-pw@db.example:5433/th")
+    my = DataSource(2, "M", "mysql", url="mysql+pymysql://reader:S3cret-pw@db.example/th")
+    assert pg.details(admin=True)["options"] == {
+        "dbname": "th",
+        "host": "db.example",
+        "password": "--------",
+        "port": 5433,
+        "user": "reader",
+    }
+    assert my.details(admin=True)["options"] == {
+        "db": "th",
+        "host": "db.example",
+        "passwd": "--------",
+        "port": 3306,
+        "user": "reader",
+    }
+    assert "options" not in pg.details(admin=False)
+    assert "S3cret-pw" not in repr(pg) + repr(my)

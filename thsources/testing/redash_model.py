@@ -60,7 +60,8 @@ class DataSource:
     pause_reason: str | None = None
     #: The users' group has view-only access: ad-hoc SQL and unsafe saved queries are refused.
     view_only: bool = False
-    #: Another DuckDB file for this source; None serves the emulator's database.
+    #: Another DuckDB file for this source; None serves the emulator's database (unused
+    #: when ``url`` is set).
     database: str | Path | None = None
     options: dict[str, Any] | None = None
     syntax: str = "sql"
