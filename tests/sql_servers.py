@@ -118,14 +118,15 @@ def wait_until(condition: Callable[[], bool], bound_s: float = 60.0) -> bool:
 
 
 @contextmanager
-def server(kind: str) -> Iterator[Server]:
-    """A fresh schema (PostgreSQL) or database (MySQL) on the server named by the env var."""
+def server(kind: str, prefix: str = "thsrc") -> Iterator[Server]:
+    """A fresh schema (PostgreSQL) or database (MySQL) on the server named by the env var,
+    named ``<prefix>_<random>``."""
     base = os.environ.get(ENV[kind])
     if not base:
         pytest.skip(skip_reason(kind))
     from sqlalchemy.engine import make_url
 
-    space = f"thsrc_{uuid.uuid4().hex[:10]}"
+    space = f"{prefix}_{uuid.uuid4().hex[:10]}"
     parsed = make_url(base)
     if kind == "postgresql":
         import psycopg

@@ -1013,3 +1013,13 @@ def test_import_is_light_and_lifecycle_is_idempotent(db_path: Path) -> None:
         emu.stop()
         emu.stop()
     assert not emu.running
+
+
+def test_repeated_column_names_are_numbered_per_name_like_redash(
+    emu: RedashEmulator, client: requests.Session
+) -> None:
+    # BaseQueryRunner.fetch_columns since Redash 23.09: one counter per name, taken names skipped.
+    result = run(client, emu, "SELECT 1 AS a, 2 AS b, 3 AS a, 4 AS b, 5 AS a1, 6 AS a")
+    names = [c["name"] for c in result["data"]["columns"]]
+    assert names == ["a", "b", "a1", "b1", "a11", "a2"]
+    assert result["data"]["rows"] == [{"a": 1, "b": 2, "a1": 3, "b1": 4, "a11": 5, "a2": 6}]

@@ -152,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument(
         "--database", type=Path, help="DuckDB file to serve (default: the embedded sample)"
     )
+    se.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="redash: run the jobs on this PostgreSQL or MySQL/MariaDB database instead "
+        "(postgresql://user@host/db, mysql://user@host/db), read-only",
+    )
     _global(se, top=False)
 
     _add_sample_parser(sub)
@@ -601,6 +607,8 @@ def _list_fallback(name: str, config: Any, stdout: TextIO) -> None:
 
 
 def _serve(args: argparse.Namespace, stdout: TextIO) -> None:
+    if args.database_url is not None and args.service != "redash":
+        raise ParameterError("--database-url is for `thsources serve redash` only")
     if args.service == "treeherder":
         from .testing import TreeherderEmulator
 
@@ -614,7 +622,11 @@ def _serve(args: argparse.Namespace, stdout: TextIO) -> None:
     from .testing import RedashEmulator
 
     emulator = RedashEmulator(
-        args.database, port=args.port, workers=args.workers, job_duration=args.job_duration
+        args.database,
+        port=args.port,
+        workers=args.workers,
+        job_duration=args.job_duration,
+        database_url=args.database_url,
     )
     emulator.serve_forever()
 

@@ -2,7 +2,8 @@
 ``activedata_emulator`` fixtures for any test suite.
 
 Override ``redash_emulator_database`` (a DuckDB file path) or ``redash_emulator_options``
-(keyword arguments for :class:`~thsources.testing.redash.RedashEmulator`) in a conftest to
+(keyword arguments for :class:`~thsources.testing.redash.RedashEmulator`, e.g.
+``{"database_url": "postgresql://..."}`` to run the jobs on a real database) in a conftest to
 change what the fixture serves; by default it serves the embedded Treeherder sample.
 """
 

@@ -1,4 +1,4 @@
-"""A Redash server emulator: the real HTTP API on 127.0.0.1, SQL run by DuckDB.
+"""A Redash server emulator: the real HTTP API on 127.0.0.1, SQL run by DuckDB or a database.
 
 It answers like Redash ``26.08.0-dev`` as recorded in ``reference/redash-samples`` (bodies,
 status codes, content types, error texts), so a client tested against it behaves the same on a
@@ -6,6 +6,8 @@ real server: ad-hoc and saved-query execution with the server's cache and ``max_
 Mustache parameters pasted raw, jobs run by a pool of background workers (queued -> started ->
 finished, merged while pending, cancellable), results typed like the PostgreSQL runner, user and
 per-query API keys, and injectable faults (races, HTML pages, resets, slowness, lost jobs).
+A data source with a ``url`` (or the emulator's ``database_url``) runs its jobs on that
+PostgreSQL or MySQL/MariaDB database instead, as the real runners do (``redash_executors``).
 
     with RedashEmulator("sample.duckdb", job_duration=0.5) as emu:
         requests.post(f"{emu.url}/api/query_results", json={...},
@@ -38,9 +40,15 @@ from urllib.parse import parse_qs
 import duckdb
 import orjson
 
-from thsources.errors import ThsourcesError
-from thsources.local import bqdialect, pgdialect
+from thsources.errors import SourceUnavailable
 from thsources.testing import redash_api, redash_bigquery
+from thsources.testing.redash_executors import (
+    DuckDBExecutor,
+    DuckDBInstance,
+    Executor,
+    open_url_executor,
+    url_type,
+)
 from thsources.testing.redash_model import (
     DEFAULT_SAVED_QUERIES,
     DataSource,
@@ -60,14 +68,7 @@ from thsources.testing.redash_params import (
     render,
     validate,
 )
-from thsources.testing.redash_results import columns_from_description, encode_rows
-from thsources.testing.redash_sql import (
-    annotate,
-    apply_auto_limit,
-    combine_statements,
-    database_error,
-    gen_query_hash,
-)
+from thsources.testing.redash_sql import apply_auto_limit, combine_statements, gen_query_hash
 
 __all__ = [
     "DataSource",
@@ -150,7 +151,9 @@ class RedashEmulator:
     its telemetry as data source 2 "Telemetry (BigQuery)", type ``bigquery``). Every worker
     has its own cursor, so queries run in parallel like on a deployment with several workers.
     ``job_duration`` is the least time a job takes (``duration_for(sql)`` may override it per
-    query, returning None to keep it).
+    query, returning None to keep it). ``database_url`` (``postgresql://...`` or
+    ``mysql://...``) runs the default data source's jobs on that database instead; its type
+    (``pg`` or ``mysql``) follows the URL.
     """
 
     def __init__(
@@ -169,9 +172,15 @@ class RedashEmulator:
         duration_for: Callable[[str], float | None] | None = None,
         job_ttl: float = JOB_EXPIRY_SECONDS,
         any_age_ttl: float | None = None,
+        database_url: str | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
+        if database_url is not None and data_sources is not None:
+            raise ValueError(
+                "database_url sets the default data source; with data_sources, give each "
+                "one its own DataSource(url=...)"
+            )
         self.database = database
         self.host = host
         self.port = port
@@ -183,7 +192,12 @@ class RedashEmulator:
         if not user_list:
             raise ValueError("at least one user is needed")
         self.users: list[User] = user_list
-        sources = list(data_sources) if data_sources is not None else _default_sources(database)
+        if data_sources is not None:
+            sources = list(data_sources)
+        elif database_url is not None:
+            sources = [DataSource(1, "Treeherder", url_type(database_url), url=database_url)]
+        else:
+            sources = _default_sources(database)
         self.data_sources: dict[int, DataSource] = {ds.id: ds for ds in sources}
         self.created_at = _utcnow().replace(microsecond=0)
         self._lock = threading.RLock()
@@ -249,19 +263,20 @@ class RedashEmulator:
         if self._server is not None:
             return self
         self._stopping.clear()
-        self._resolve_databases()
-        # The first worker's database opens here, so that a bad path fails start(); the others
-        # open theirs in their own threads, in parallel.
+        self._check_databases()
+        # The first worker's DuckDB opens here, so that a bad path fails start(); the others
+        # open theirs in their own threads, in parallel (or on the first job that needs one).
         first = _WorkerState(self)
-        connection: duckdb.DuckDBPyConnection | None = self._open_instance(first)
+        if any(ds.url is None for ds in self.data_sources.values()):
+            self._resolve_databases()
+            first.duckdb = self._open_instance(first)
         for i in range(self.workers):
             t = threading.Thread(
                 target=self._worker_main,
-                args=(first if i == 0 else _WorkerState(self), connection),
+                args=(first if i == 0 else _WorkerState(self),),
                 name=f"redash-worker-{i}",
                 daemon=True,
             )
-            connection = None
             t.start()
             self._threads.append(t)
         self._start_http()
@@ -634,6 +649,11 @@ class RedashEmulator:
             cached = self._schemas.get(ds.id)
         if cached is not None:
             return cached
+        if ds.url is not None:  # the runner's own get_schema, on the database
+            out = open_url_executor(ds.url, ds.type).schema()
+            with self._lock:
+                self._schemas[ds.id] = out
+            return out
         if ds.type == "bigquery":  # the BigQuery runner's dataset.table and field paths
             out = redash_bigquery.schema(self._database_path(ds))
             with self._lock:
@@ -709,43 +729,44 @@ class RedashEmulator:
                 aliases[path] = "treeherder" if not aliases else f"db{len(aliases)}"
         self._aliases = aliases
 
-    def _open_instance(self, worker: _WorkerState) -> duckdb.DuckDBPyConnection:
-        """A worker's own DuckDB: every file attached read-only, then locked down.
+    def _check_databases(self) -> None:
+        """A data source's database that cannot be reached fails start(), not its first job."""
+        for ds in self.data_sources.values():
+            if ds.url is not None:
+                executor = open_url_executor(ds.url, ds.type)
+                try:
+                    executor.check()
+                except Exception as e:
+                    raise SourceUnavailable(
+                        f"data source {ds.id} ({ds.name}): cannot connect to "
+                        f"{executor.url.masked}: {executor.url.redact(str(e)).strip()}"
+                    ) from None
 
-        One instance per worker because a Python UDF is registered instance-wide and runs on
-        DuckDB's threads: ``pg_sleep`` can only tell which job to watch for a cancel this way.
-        """
-        connection = duckdb.connect(":memory:")
-        try:
-            for path, alias in self._aliases.items():
-                escaped = path.replace("'", "''")
-                connection.execute(f"ATTACH '{escaped}' AS {alias} (READ_ONLY)")
-            connection.create_function(
-                "pg_sleep", worker.pg_sleep, ["DOUBLE"], "BLOB", side_effects=True
-            )
-            # Queries may read the attached files and nothing else on this machine; the engine
-            # answers as PostgreSQL does (integer division, NULL order), like the local source.
-            pgdialect.configure(connection)
-            connection.execute("SET enable_external_access = false")
-            connection.execute("SET lock_configuration = true")
-        except BaseException:
-            connection.close()
-            raise
-        return connection
+    def _open_instance(self, worker: _WorkerState) -> DuckDBInstance:
+        """A worker's own DuckDB over every served file (see :class:`DuckDBInstance`)."""
+        return DuckDBInstance(self._aliases, worker.stopping)
 
-    def _cursor(
-        self,
-        ds: DataSource,
-        connection: duckdb.DuckDBPyConnection,
-        cursors: dict[str, duckdb.DuckDBPyConnection],
-    ) -> duckdb.DuckDBPyConnection:
-        alias = self._aliases.get(self._database_path(ds), "treeherder")
-        cursor = cursors.get(alias)
-        if cursor is None:
-            cursor = connection.cursor()
-            cursor.execute(f"USE {alias}")
-            cursors[alias] = cursor
-        return cursor
+    def _executor(self, worker: _WorkerState, ds: DataSource) -> Executor:
+        """The worker's executor for ``ds``, made on its first job (and again if it changed)."""
+        if ds.url is not None:
+            key: tuple[object, ...] = (ds.id, ds.type, ds.url)
+        else:
+            key = (ds.id, ds.type, self._database_path(ds))
+        executor = worker.executors.get(key)
+        if executor is not None:
+            return executor
+        if ds.url is not None:
+            executor = open_url_executor(ds.url, ds.type)
+        else:
+            if worker.duckdb is None:
+                with self._lock:
+                    if not self._aliases:
+                        self._resolve_databases()
+                worker.duckdb = self._open_instance(worker)
+            alias = self._aliases.get(self._database_path(ds), "treeherder")
+            executor = DuckDBExecutor(worker.duckdb, alias, ds.type)
+        worker.executors[key] = executor
+        return executor
 
     def _duration(self, sql: str) -> float:
         if self.duration_for is not None:
@@ -754,12 +775,7 @@ class RedashEmulator:
                 return float(custom)
         return float(self.job_duration)
 
-    def _worker_main(
-        self, worker: _WorkerState, connection: duckdb.DuckDBPyConnection | None
-    ) -> None:
-        cursors: dict[str, duckdb.DuckDBPyConnection] = {}
-        if connection is None:
-            connection = self._open_instance(worker)
+    def _worker_main(self, worker: _WorkerState) -> None:
         try:
             while not self._stopping.is_set():
                 if self.faults.hold_queue:
@@ -785,20 +801,13 @@ class RedashEmulator:
                     job.started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
                 worker.job = job
                 try:
-                    self._run(job, connection, cursors)
+                    self._run(job, worker)
                 finally:
                     worker.job = None
         finally:
-            for cursor in cursors.values():
-                cursor.close()
-            connection.close()
+            worker.close()
 
-    def _run(
-        self,
-        job: _Job,
-        connection: duckdb.DuckDBPyConnection,
-        cursors: dict[str, duckdb.DuckDBPyConnection],
-    ) -> None:
+    def _run(self, job: _Job, worker: _WorkerState) -> None:
         start = time.monotonic()
         duration = self._duration(job.query)
         ds = self.data_sources.get(job.data_source_id)
@@ -815,45 +824,15 @@ class RedashEmulator:
             "Query Hash": job.query_hash,
             "Scheduled": False,
         }
-        annotated = annotate(job.query, metadata)
-        shown = annotated  # what the server's error excerpts quote: the text as submitted
         try:
             if ds is None:
                 raise RuntimeError("Target data source not available.")
-            cursor = self._cursor(ds, connection, cursors)
+            executor = self._executor(worker, ds)
             with self._lock:
-                job.interrupt = cursor.interrupt
-            if not job.query.strip():
-                error = "can't execute an empty query"
-            elif not job.cancelled:
-                if ds.type == "pg":  # the local source's PostgreSQL-to-DuckDB step;
-                    # a live server's now() is the wall clock, so no sample clock here.
-                    sql = pgdialect.translate(job.query, None, True, frozenset({"pg_sleep"}))
-                    annotated = annotate(sql, metadata)
-                elif ds.type == "bigquery":  # BigQuery SQL on the telemetry tables
-                    annotated = annotate(bqdialect.translate(job.query), metadata)
-                executed = cursor.execute(annotated)
-                description = executed.description if executed is not None else None
-                if not description:
-                    error = "Query completed but it returned no data."
-                else:
-                    rows = cursor.fetchall()
-                    columns = columns_from_description(description)
-                    json_columns = {
-                        i for i, d in enumerate(description) if str(d[1]).upper() == "JSON"
-                    }
-                    data_json = encode_rows(columns, rows, json_columns)
-        except duckdb.InterruptException:
-            error = (
-                None
-                if job.cancelled or self._stopping.is_set()
-                else "Query interrupted. Please retry."
-            )
-        except duckdb.Error as e:
-            ran = annotated if annotated is not shown else None
-            error = database_error(str(e), shown, ds.type if ds else "pg", ran)
-        except ThsourcesError as e:  # refused by the PostgreSQL-to-DuckDB step
-            error = str(e)
+                job.interrupt = executor.interrupt
+            if not job.cancelled:
+                outcome = executor.run(job.query, metadata, worker.stopping)
+                data_json, error = outcome.data_json, outcome.error
         except Exception as e:  # the runner reports any failure as the job's error
             error = str(e)
         finally:
@@ -911,21 +890,24 @@ def _default_sources(database: str | Path | None) -> list[DataSource]:
 
 
 class _WorkerState:
-    """Per-worker state the ``pg_sleep`` UDF needs to notice a cancel."""
+    """A worker's current job and its executors (its DuckDB opened on first need)."""
 
     def __init__(self, emulator: RedashEmulator) -> None:
         self.emulator = emulator
         self.job: _Job | None = None
+        self.duckdb: DuckDBInstance | None = None
+        self.executors: dict[tuple[object, ...], Executor] = {}
 
-    def pg_sleep(self, seconds: float | None) -> bytes:
-        """PostgreSQL's ``pg_sleep`` (returns void, which the runner shows as "")."""
-        deadline = time.monotonic() + float(seconds or 0)
-        while time.monotonic() < deadline:
-            job = self.job
-            if self.emulator._stopping.is_set() or (job is not None and job.cancelled):
-                break
-            time.sleep(min(_STEP, max(0.0, deadline - time.monotonic())))
-        return b""
+    def stopping(self) -> bool:
+        """Whether the job running now was cancelled, or the emulator is stopping."""
+        job = self.job
+        return self.emulator._stopping.is_set() or (job is not None and job.cancelled)
+
+    def close(self) -> None:
+        self.executors.clear()
+        if self.duckdb is not None:
+            self.duckdb.close()
+            self.duckdb = None
 
 
 class _Server(ThreadingHTTPServer):

@@ -50,7 +50,8 @@ def iso_naive(value: dt.datetime) -> str:
 
 @dataclass
 class DataSource:
-    """A data source; every one runs its SQL on DuckDB, ``type`` picks the error dialect."""
+    """A data source: its SQL runs on DuckDB (``type`` picks the runner's error texts), or on
+    the PostgreSQL (``pg``) or MySQL/MariaDB (``mysql``) database at ``url``."""
 
     id: int
     name: str
@@ -59,10 +60,14 @@ class DataSource:
     pause_reason: str | None = None
     #: The users' group has view-only access: ad-hoc SQL and unsafe saved queries are refused.
     view_only: bool = False
-    #: Another DuckDB file for this source; None serves the emulator's database.
+    #: Another DuckDB file for this source; None serves the emulator's database (unused
+    #: when ``url`` is set).
     database: str | Path | None = None
     options: dict[str, Any] | None = None
     syntax: str = "sql"
+    #: A database URL (``postgresql://...``, ``mysql://...``) to run the jobs on instead of
+    #: DuckDB, as the real runner does; kept out of the repr since it may hold a password.
+    url: str | None = field(default=None, repr=False)
     supports_auto_limit: bool = True
     queue_name: str = "queries"
     scheduled_queue_name: str = "scheduled_queries"
@@ -93,6 +98,8 @@ class DataSource:
         return d
 
     def _default_options(self) -> dict[str, Any]:
+        if self.url is not None:
+            return self._url_options()
         if self.type == "bigquery":
             return {
                 "jsonKeyFile": "--------",
@@ -115,6 +122,19 @@ class DataSource:
             "port": 5432,
             "user": "th_reader",
         }
+
+    def _url_options(self) -> dict[str, Any]:
+        """The runner's configuration for ``url``, the password masked as Redash masks it."""
+        from sqlalchemy.engine import make_url
+
+        u = make_url(self.url or "")
+        if self.type == "mysql":
+            options: dict[str, Any] = {"db": u.database, "host": u.host, "port": u.port or 3306}
+            options.update({"user": u.username, "passwd": "--------" if u.password else None})
+        else:
+            options = {"dbname": u.database, "host": u.host, "port": u.port or 5432}
+            options.update({"user": u.username, "password": "--------" if u.password else None})
+        return {k: v for k, v in options.items() if v is not None}
 
 
 @dataclass

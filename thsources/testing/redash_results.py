@@ -21,7 +21,14 @@ from typing import Any, Final
 
 import orjson
 
-__all__ = ["Column", "columns_from_description", "data_to_dsv", "encode_rows", "redash_type"]
+__all__ = [
+    "Column",
+    "columns_from_description",
+    "data_to_dsv",
+    "encode_rows",
+    "fetch_columns",
+    "redash_type",
+]
 
 Column = dict[str, Any]
 
@@ -56,18 +63,27 @@ def redash_type(duckdb_type: str) -> str | None:
 
 
 def columns_from_description(description: Sequence[Sequence[Any]]) -> list[Column]:
-    """Redash columns from a DB-API description; duplicate names get one shared counter."""
-    names: list[str] = []
-    counter = 1
-    columns: list[Column] = []
-    for item in description:
-        name = str(item[0])
-        if name in names:
-            name = f"{name}{counter}"
-            counter += 1
-        names.append(name)
-        columns.append({"name": name, "friendly_name": name, "type": redash_type(str(item[1]))})
-    return columns
+    """Redash columns from a DuckDB cursor's description (see :func:`fetch_columns`)."""
+    return fetch_columns([(str(item[0]), redash_type(str(item[1]))) for item in description])
+
+
+def fetch_columns(columns: Sequence[tuple[str, str | None]]) -> list[Column]:
+    """``BaseQueryRunner.fetch_columns``: (name, type) pairs as Redash columns.
+
+    A repeated name gets the next number of its own counter (``a``, ``a1``, ``a2``), skipping
+    numbered names already taken, as Redash has done since 23.09.
+    """
+    taken: set[str] = set()
+    counters: dict[str, int] = {}
+    out: list[Column] = []
+    for name, ctype in columns:
+        unique = name
+        while unique in taken:
+            counters[name] = counters.get(name, 0) + 1
+            unique = f"{name}{counters[name]}"
+        taken.add(unique)
+        out.append({"name": unique, "friendly_name": unique, "type": ctype})
+    return out
 
 
 def _iso_datetime(value: dt.datetime) -> str:
