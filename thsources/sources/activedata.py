@@ -170,6 +170,9 @@ class ActiveDataSource(Source):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "url": self._http.redactor.url(self.url)}
 
+    def cache_identity(self) -> dict[str, Any]:
+        return {"url": self._http.redactor.url(self.url), "sql_endpoint": self.sql_endpoint}
+
     def close(self) -> None:
         self._http.close()
 

@@ -156,6 +156,11 @@ class LocalSource(Source):
         )
         return result_from(fetched, meta)
 
+    def cache_identity(self) -> dict[str, Any]:
+        from .caching import file_identity
+
+        return file_identity(self.path)
+
     def tables(self) -> Result:
         """Every column of every table in the database's main schema, in table order.
 

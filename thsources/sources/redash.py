@@ -254,6 +254,14 @@ class RedashSource(Source):
             out["note"] = self._dialect_note
         return out
 
+    def cache_identity(self) -> dict[str, Any]:
+        """The server and data source as configured (no key: results are per data source)."""
+        return {
+            "url": self._http.redactor.url(self.url),
+            "data_source": self._data_source_option,
+            "dialect": self._dialect_option,
+        }
+
     def __repr__(self) -> str:
         return f"<RedashSource {self.name!r} {self._http.redactor.url(self.url)}>"
 

@@ -109,6 +109,10 @@ class SqlSource(Source):
         info["dialect"] = self.dialect
         return info
 
+    def cache_identity(self) -> dict[str, Any]:
+        """The database URL without its password (the user name stays: grants differ)."""
+        return {"url": self._url.masked}
+
     def __repr__(self) -> str:
         return f"<SqlSource {self.name!r} {self._url.masked}>"
 
