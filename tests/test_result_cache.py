@@ -189,6 +189,67 @@ def test_a_named_query_is_cached_with_its_parameters(
     assert second.columns == first.columns
 
 
+def test_a_saved_query_is_cached_by_id_and_parameters(
+    src: thsources.Source, emu: RedashEmulator
+) -> None:
+    first = src.run_saved(1, {"repo": "autoland"}, max_age=600)  # type: ignore[attr-defined]
+    other = src.run_saved(1, {"repo": "try"}, max_age=600)  # type: ignore[attr-defined]
+    emu.clear_requests()
+    again = src.run_saved(f"{emu.url}/queries/1", {"repo": "autoland"}, max_age=600)  # type: ignore[attr-defined]
+    assert emu.requests == [] and again.records() == first.records()
+    assert again.meta.extra["local_cache"] is True and other.records() != first.records()
+    assert len(entry_files()) == 2
+
+
+def test_treeherder_rest_named_queries_are_cached() -> None:
+    from thsources.testing import TreeherderEmulator
+
+    with TreeherderEmulator() as th, thsources.connect("treeherder", url=th.url) as rest:
+        params = {"repository": "autoland", "days": 3}
+        first = thsources.run("pushes", params, source=rest, max_age=600)
+        th.clear_requests()
+        second = thsources.run("pushes", params, source=rest, max_age=600)
+        assert th.requests == [] and second.records() == first.records()
+        assert second.columns == first.columns and len(first) > 5
+        thsources.run("pushes", params, source=rest)  # max_age=0: asks again
+        assert th.requests != []
+
+
+def test_activedata_queries_are_cached() -> None:
+    from thsources.testing import ActiveDataEmulator
+
+    with ActiveDataEmulator() as ad, thsources.connect("activedata", url=ad.url) as src:
+        jx = {"from": "treeherder", "select": "run.result", "limit": 3}
+        first = src.query(jx, max_age=600)
+        ad.clear_requests()
+        second = src.query(jx, max_age=600)
+        assert ad.requests == [] and second.records() == first.records()
+        assert second.meta.extra["local_cache"] is True
+
+
+def test_database_files_are_cached_until_they_change(tmp_path: Path) -> None:
+    """sql (here SQLite) and history key on the file's size and modification time too: a
+    file written since is asked again, whatever max_age allows."""
+    import sqlite3
+
+    db = tmp_path / "t.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE t (x INTEGER)")
+        con.execute("INSERT INTO t VALUES (1)")
+    con.close()
+    sql = "SELECT x FROM t ORDER BY x"
+    with thsources.connect("sql", url=f"sqlite:///{db}") as src:
+        assert src.query(sql, max_age=600).records() == [{"x": 1}]
+        assert src.query(sql, max_age=600).meta.extra["local_cache"] is True
+    with sqlite3.connect(db) as con:
+        con.execute("INSERT INTO t VALUES (2)")
+    con.close()
+    os.utime(db, (1_000_000, 1_000_000))  # whatever the clock's resolution, it changed
+    with thsources.connect("sql", url=f"sqlite:///{db}") as src:
+        again = src.query(sql, max_age=600)
+    assert again.records() == [{"x": 1}, {"x": 2}] and "local_cache" not in again.meta.extra
+
+
 def test_a_failed_query_stores_nothing(src: thsources.Source) -> None:
     with pytest.raises(thsources.QueryError):
         src.query("SELEC 1", max_age=600)

@@ -188,7 +188,7 @@ class ActiveDataSource(Source):
     ) -> Job:
         """Run ``sql`` (SQL text or a JX dict) to the end; ActiveData has no job to hand back.
 
-        ``max_age`` has nothing to reuse (ActiveData keeps no result cache) and is ignored.
+        ``max_age`` is answered by the local result cache (ActiveData keeps none of its own).
         """
         deadline = Deadline(DEFAULT_TIMEOUT if timeout is None else timeout)
         return CompletedJob(self._run(sql, params, deadline))

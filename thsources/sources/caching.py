@@ -179,11 +179,12 @@ def cached_submit(method: Method) -> Method:
 def file_identity(path: Path) -> dict[str, Any]:
     """A database file as a cache identity: its path, size and modification time, so a
     file rewritten since (a new pull, a rebuilt sample) answers afresh."""
+    where = os.path.abspath(path)
     try:
-        st = os.stat(path)
+        st = os.stat(where)
     except OSError:
-        return {"path": str(path), "missing": True}
-    return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        return {"path": where, "missing": True}
+    return {"path": where, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def stored(

@@ -451,8 +451,18 @@ class RedashSource(Source):
         land in the SQL, before ``POST /api/queries/<id>/results``. Works with the query's
         own API key, which cannot cancel the job, though.
         """
+        from .caching import stored
+
         deadline = self._deadline(timeout)
-        return self._submit_saved(query_id, params, max_age, deadline, progress)._wait(deadline)
+        return stored(
+            self,
+            {"saved_query": _parse_query_id(query_id)},
+            params,
+            max_age,
+            lambda: self._submit_saved(query_id, params, max_age, deadline, progress)._wait(
+                deadline
+            ),
+        )
 
     def submit_saved(
         self,
