@@ -122,6 +122,17 @@ def test_max_age_zero_never_reads_the_cache_and_refreshes_an_entry(
     assert header["meta"]["retrieved_at"] == again.meta.retrieved_at.isoformat()
 
 
+def test_entries_are_private_to_their_user(src: thsources.Source) -> None:
+    src.query("SELECT 2 AS two", max_age=60)
+    (path,) = entry_files()
+    root = default_cache().root
+    assert [oct(p.stat().st_mode & 0o777) for p in (root, path.parent, path)] == [
+        "0o700",
+        "0o700",
+        "0o600",
+    ]
+
+
 def test_max_age_zero_adds_no_new_entry(src: thsources.Source) -> None:
     src.query("SELECT 1 AS one")
     assert entry_files() == []

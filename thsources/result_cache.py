@@ -631,7 +631,8 @@ class ResultCache:
 
 def _write_atomically(path: Path, parts: list[Any]) -> None:
     """Write ``parts`` to a new file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.parent.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.parent.mkdir(exist_ok=True, mode=0o700)
     tmp = path.with_name(f"{_TMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
