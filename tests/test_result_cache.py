@@ -279,6 +279,12 @@ def _flip_body(data: bytes) -> bytes:
     return data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1 :]
 
 
+def _flip_middle(data: bytes) -> bytes:
+    """A byte inside a column's values: Arrow cannot notice, only the digest can."""
+    i = len(data) // 2
+    return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
+
+
 def _flip_header(data: bytes) -> bytes:
     return data[:40] + b"#" + data[41:]
 
@@ -287,6 +293,7 @@ DAMAGE = {
     "empty": lambda data: b"",
     "truncated": _truncate,
     "flipped-body-byte": _flip_body,
+    "flipped-value-byte": _flip_middle,
     "flipped-header-byte": _flip_header,
     "garbage": lambda data: os.urandom(len(data)),
 }
