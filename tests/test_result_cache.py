@@ -571,3 +571,41 @@ def test_cache_ls_and_clear() -> None:
 def test_cli_max_age_minus_one_is_a_usage_error() -> None:
     code, _, err = cli("query", "SELECT 1", "-s", "local", "--max-age", "-1")
     assert code == 2 and "not -1.0; Redash's -1 (any age) is written math.inf here" in err
+
+
+class _Counting(thsources.Source):
+    """A kind written with no thought for caching: it counts the queries it really runs."""
+
+    kind = "counting"
+
+    def __init__(self, identity: dict[str, Any] | None) -> None:
+        super().__init__("counting")
+        self.identity = identity
+        self.runs = 0
+
+    def cache_identity(self) -> dict[str, Any] | None:
+        return self.identity
+
+    def submit(
+        self,
+        sql: str,
+        params: Any = None,
+        *,
+        max_age: float = 0,
+        timeout: float | None = None,
+    ) -> CompletedJob:
+        self.runs += 1
+        meta = ResultMeta(source=self.name, query=sql, retrieved_at=dt.datetime.now(dt.UTC))
+        return CompletedJob(Result.from_rows([Column("n", "integer")], [[self.runs]], meta))
+
+
+def test_any_kind_that_names_its_identity_is_cached_and_others_are_not() -> None:
+    plain = _Counting(None)
+    assert [plain.query("q", max_age=60).records() for _ in range(2)] == [[{"n": 1}], [{"n": 2}]]
+    cached = _Counting({"server": "a"})
+    assert [cached.query("q", max_age=60).records() for _ in range(2)] == [[{"n": 1}], [{"n": 1}]]
+    assert cached.submit("q", max_age=60).result().records() == [{"n": 1}]
+    assert cached.query("q").records() == [{"n": 2}] and cached.runs == 2  # max_age=0 runs
+    assert cached.query("q", max_age=60).records() == [{"n": 2}]  # ... and refreshed it
+    other = _Counting({"server": "b"})
+    assert other.query("q", max_age=60).records() == [{"n": 1}] and other.runs == 1

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..polling import check_timeout
 from ..result import Result
-from ..result_cache import CacheKey, ResultCache, check_max_age, default_cache, make_key
+from ..result_cache import (
+    CacheKey,
+    ResultCache,
+    check_max_age,
+    default_cache,
+    make_key,
+    results_dir,
+)
 from .base import DEFAULT_TIMEOUT, CompletedJob, Job
 
 if TYPE_CHECKING:
@@ -54,6 +61,8 @@ class _Plan:
             key = make_key({"kind": source.kind, **identity}, query, params)
         except TypeError:
             return  # a value with no stable form: the source reports it, or answers fresh
+        if max_age <= 0 and not ResultCache(results_dir()).path_of(key.digest).exists():
+            return  # max_age=0 adds nothing new (it only refreshes what is there): no more work
         cache = default_cache()
         if not cache.enabled:
             return
@@ -62,8 +71,6 @@ class _Plan:
         if hit is not None:
             extra = {**hit.meta.extra, "local_cache": True}
             self.hit = hit.with_meta(source=source.name, cached=True, extra=extra)
-        elif max_age <= 0 and not cache.path_of(key.digest).exists():
-            self.cache = None  # max_age=0 adds nothing new; it only refreshes what is there
 
     def store(self, result: Result) -> None:
         if self.cache is None or self.key is None:
