@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 import thsources
@@ -551,8 +552,6 @@ def test_cache_ls_and_clear() -> None:
     assert cli("query", long, "-p", "lo=1", "-s", "local", "--max-age", "inf")[0] == 0
     code, out, err = cli("cache", "ls", "--format", "jsonl")
     assert code == 0 and err.startswith("thsources: 2 cached results, ")
-    import orjson
-
     rows = [orjson.loads(line) for line in out.splitlines()]
     assert [r["rows"] for r in rows] == [4, 3]  # most recently used first
     assert rows[0]["query"] == long[:59] + "…" and rows[1]["source"] == "local"
@@ -560,10 +559,15 @@ def test_cache_ls_and_clear() -> None:
     assert rows[0]["age"].endswith("s")
     code, out, _ = cli("cache", "ls")
     assert code == 0 and "SELECT id FROM push ORDER BY id LIMIT 3" in out and "(2 rows)" in out
+    assert cli("run", "pushes", "-s", "local", "--max-age", "60")[0] == 0
+    code, out, err = cli("cache", "ls", "-s", "local", "--format", "jsonl")
+    assert code == 0 and err.startswith("thsources: 3 cached results")
+    assert orjson.loads(out.splitlines()[0])["query"].startswith("WITH bounds AS ( SELECT")
+    assert cli("cache", "ls", "-s", "stmo")[2].startswith("thsources: 0 cached results, 0 B")
     code, _, err = cli("cache", "clear", "-s", "redash")
     assert code == 0 and err.startswith("thsources: removed 0 cached results of 'redash' (0 B)")
     code, _, err = cli("cache", "clear", "-s", "local")
-    assert code == 0 and err.startswith("thsources: removed 2 cached results of 'local' (")
+    assert code == 0 and err.startswith("thsources: removed 3 cached results of 'local' (")
     assert entry_files() == []
     assert cli("cache", "ls")[2].startswith("thsources: 0 cached results, 0 B")
 

@@ -651,7 +651,15 @@ QUERY_EXCERPT: Final = 60
 
 
 def _excerpt(query: Any) -> str:
-    text = query if isinstance(query, str) else orjson.dumps(query).decode()
+    """The query on one line, from its first line that is not a ``--`` comment (a named
+    query's SQL opens with its description)."""
+    if isinstance(query, str):
+        lines = query.strip().splitlines()
+        while len(lines) > 1 and lines[0].lstrip().startswith("--"):
+            lines.pop(0)
+        text = "\n".join(lines)
+    else:
+        text = orjson.dumps(query).decode()
     text = " ".join(text.split())
     return text if len(text) <= QUERY_EXCERPT else text[: QUERY_EXCERPT - 1] + "…"
 
