@@ -613,3 +613,16 @@ def test_any_kind_that_names_its_identity_is_cached_and_others_are_not() -> None
     assert cached.query("q", max_age=60).records() == [{"n": 2}]  # ... and refreshed it
     other = _Counting({"server": "b"})
     assert other.query("q", max_age=60).records() == [{"n": 1}] and other.runs == 1
+
+
+def test_the_plugin_gives_each_emulator_test_its_own_result_cache(
+    redash_emulator: RedashEmulator, tmp_path: Path
+) -> None:
+    """Users' tests meet emulators on reused ports: entries of an earlier test or run must
+    not answer them."""
+    assert default_cache().root == tmp_path / "thsources-results"
+    with thsources.connect(
+        "redash", url=redash_emulator.url, api_key=redash_emulator.api_key
+    ) as src:
+        src.query("SELECT 1 AS one", max_age=60)
+    assert len(list((tmp_path / "thsources-results").rglob(f"*{SUFFIX}"))) == 1
