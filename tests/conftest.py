@@ -44,3 +44,19 @@ def _isolated_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def _isolated_result_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A result cache of each test's own: an emulator on a port another test used before
+    must not answer from that test's entries (the cache keys on the URL)."""
+    monkeypatch.setenv("THSOURCES_RESULT_CACHE_DIR", str(tmp_path_factory.mktemp("results")))
+    monkeypatch.delenv("THSOURCES_RESULT_CACHE_SIZE", raising=False)
+
+
+@pytest.fixture
+def no_result_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local result cache off, for tests of a server's own cache (Redash's max_age)."""
+    monkeypatch.setenv("THSOURCES_RESULT_CACHE_SIZE", "0")

@@ -123,7 +123,7 @@ def test_connect_by_kind(emu: RedashEmulator) -> None:
         assert s.query("SELECT 1 AS one").records() == [{"one": 1}]
 
 
-def test_both_answer_shapes(src: RedashSource, emu: RedashEmulator) -> None:
+def test_both_answer_shapes(src: RedashSource, emu: RedashEmulator, no_result_cache: None) -> None:
     sql = "SELECT count(*) AS n FROM job"
     first = src.query(sql, max_age=3600)  # nothing cached yet: a job
     second = src.query(sql, max_age=3600)  # the same SQL again: the query_result answer

@@ -92,6 +92,7 @@ def world(
     monkeypatch.setenv("THSOURCES_CONFIG", str(config))
     monkeypatch.setenv("HIDDEN_TEST_KEY", KEY)
     monkeypatch.setenv("THSOURCES_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("THSOURCES_RESULT_CACHE_DIR")  # the result cache under cache/ too
     monkeypatch.setenv("THSOURCES_HISTORY", str(tmp_path / "history.duckdb"))
     monkeypatch.chdir(tmp_path)
     yield from WATCH.check_logs(caplog)
@@ -148,6 +149,10 @@ COMMANDS: Final[list[tuple[str, list[str], int]]] = [
     ("fallback", ["run", "pushes", "-s", "anyw", "--format", "jsonl", "--timeout", "60"], 0),
     ("fallback-all-down", ["query", "SELECT 1", "-s", "anyw-down", "--timeout", "30"], 4),
     ("check", ["check", "stmo", "down-ad", "pw", "-q", "pushes", "--timeout", "30"], 1),
+    ("query-cached", ["query", "SELECT 1 AS one", "-s", "stmo", "--max-age", "600"], 0),
+    ("named-cached", ["run", "pushes", "-s", "envkey", "--max-age", "inf"], 0),
+    ("cache-ls", ["cache", "ls"], 0),
+    ("cache-clear", ["cache", "clear", "-s", "stmo"], 0),
 ]
 
 
@@ -289,3 +294,35 @@ def test_results_and_sources_hold_no_secret(world: Path) -> None:
         WATCH.remember(repr(listed), listed.describe(), repr(passed_over), passed_over.meta)
     assert list(passed_over.meta.extra["skipped"]) == ["down", "down-ad"]
     assert not WATCH.leaks(WATCH.seen[start:])
+
+
+def test_result_cache_files_hold_no_secret(world: Path, tmp_path: Path) -> None:
+    """Entries (identity, header, meta) name the server, never the key; twice, so the second
+    call is a hit read back from the file, and `cache ls` shows the entries."""
+    for _ in range(2):
+        assert cli("query", "SELECT 2 AS two", "-s", "stmo", "--max-age", "600")[0] == 0
+        assert cli("query", "SELECT 2 AS two", "-s", "envkey", "--max-age", "600")[0] == 0
+    entries = list((tmp_path / "cache" / "results").rglob("*.thsr"))
+    assert len(entries) == 1  # the same server and data source: one entry for both profiles
+    code, text = cli("cache", "ls", "--format", "json")
+    assert code == 0 and "SELECT 2 AS two" in text
+
+
+@pytest.mark.skipif(
+    not os.environ.get("THSOURCES_TEST_POSTGRES_URL"), reason="needs THSOURCES_TEST_POSTGRES_URL"
+)
+def test_sql_url_password_stays_out_of_the_result_cache(world: Path, tmp_path: Path) -> None:
+    """A database password in a sql source's URL: the entry keys on the URL without it."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(os.environ["THSOURCES_TEST_POSTGRES_URL"])
+    user = parts.username or "postgres"
+    url = parts._replace(netloc=f"{user}:{DB_PASSWORD}@{parts.hostname}:{parts.port or 5432}")
+    src = thsources.connect("sql", url=url.geturl())  # trust authentication ignores it
+    WATCH.remember(repr(src), src.describe(), src.cache_identity())
+    first = src.query("SELECT 3 AS three", max_age=600)
+    second = src.query("SELECT 3 AS three", max_age=600)
+    assert second.meta.extra["local_cache"] is True and second.records() == first.records()
+    WATCH.remember(repr(second), second.meta)
+    assert len(list((tmp_path / "cache" / "results").rglob("*.thsr"))) == 1
+    assert not WATCH.leaks(WATCH.seen)

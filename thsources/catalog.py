@@ -630,8 +630,16 @@ def run_named(
     variant, sql = query.variant_for(source.dialect)
     if variant == "rest":
         # A REST variant names an entity call, not SQL: the source maps it (no lookups).
+        from .sources.caching import stored
+
         spec = tomllib.loads(sql)
-        result = source.run_rest(spec, bound, timeout=timeout)  # type: ignore[attr-defined]
+        result = stored(  # the REST calls through the local result cache too (max_age)
+            source,
+            {"rest": spec},
+            bound,
+            max_age,
+            lambda: source.run_rest(spec, bound, timeout=timeout),  # type: ignore[attr-defined]
+        )
         return conform(query, result)
     if variant == "activedata":
         from .jx.named import parse_variant, run_variant

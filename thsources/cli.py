@@ -163,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample_parser(sub)
     _add_join_and_pull_parsers(sub)
     _add_check_parser(sub)
+    _add_cache_parser(sub)
     return parser
 
 
@@ -189,6 +190,41 @@ def _add_check_parser(sub: Any) -> None:
         "--timeout", type=float, metavar="SECONDS", help="give up (and cancel) each run after this"
     )
     _global(ck, top=False)
+
+
+def _add_cache_parser(sub: Any) -> None:
+    ca = sub.add_parser("cache", help="the local result cache (--max-age): list or clear it")
+    ca_sub = ca.add_subparsers(dest="cache_command", required=True, parser_class=_Parser)
+    ls = ca_sub.add_parser("ls", help="stored results, most recently used first")
+    _global(ls, top=False)
+    _output_options(ls)
+    cl = ca_sub.add_parser("clear", help="remove stored results (-s NAME: that profile or kind's)")
+    _global(cl, top=False)
+
+
+def _cache(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> Result | None:
+    """``cache ls`` as a result (any output format), or ``cache clear`` (a line on stderr).
+    ``-s`` narrows either to the entries a profile or a kind stored."""
+    from .result_cache import default_cache, human_size, listing
+
+    cache = default_cache()
+    if args.cache_command == "clear":
+        removed, freed = cache.clear(args.source)
+        which = f" of {args.source!r}" if args.source else ""
+        stderr.write(
+            f"thsources: removed {removed} cached result{'s' if removed != 1 else ''}{which} "
+            f"({human_size(freed)}) from {cache.root}\n"
+        )
+        return None
+    _check_output(args, stdout)
+    entries = [e for e in cache.entries() if args.source in (None, e.source, e.kind)]
+    total = sum(e.size for e in entries)
+    cap = human_size(cache.max_bytes) if cache.enabled else "off"
+    stderr.write(
+        f"thsources: {len(entries)} cached result{'s' if len(entries) != 1 else ''}, "
+        f"{human_size(total)} (cap {cap}) in {cache.root}\n"
+    )
+    return listing(entries)
 
 
 def _add_sample_parser(sub: Any) -> None:
@@ -687,6 +723,10 @@ def main(
             _pull(args, stderr)
         elif args.command == "check":
             return _check(args, stdout, stderr)
+        elif args.command == "cache":
+            listed = _cache(args, stdout, stderr)
+            if listed is not None:
+                _emit(listed, args, stdout, stderr, started)
         else:
             if args.command == "tables":
                 result = _tables(args, stdout, stderr)

@@ -76,6 +76,8 @@ class Config:
     path: Path
     profiles: Mapping[str, Profile] = field(default_factory=dict)
     exists: bool = False
+    cache: Mapping[str, Any] = field(default_factory=dict)
+    """The ``[cache]`` table: ``max_size`` of the result cache (see result_cache.py)."""
 
 
 def _is_secret(option: str, value: Any, secret_options: frozenset[str]) -> bool:
@@ -103,7 +105,7 @@ def load_config(path: Path | None = None) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"the config file {path} is not valid TOML: {exc}") from None
-    unknown = set(data) - {"profiles"}
+    unknown = set(data) - {"profiles", "cache"}
     if unknown:
         raise ConfigError(
             f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))}; "
@@ -138,7 +140,17 @@ def load_config(path: Path | None = None) -> Config:
                 f"readable by group or others; run `chmod 600 {path}`, or move the secret "
                 "to an environment variable named by an `<option>_env` entry"
             )
-    return Config(path=path, profiles=profiles, exists=True)
+    return Config(path=path, profiles=profiles, exists=True, cache=_cache_table(path, data))
+
+
+def _cache_table(path: Path, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    table = data.get("cache", {})
+    if not isinstance(table, dict) or set(table) - {"max_size"}:
+        raise ConfigError(
+            f'{path}: [cache] takes one key, max_size (e.g. max_size = "2 GiB"; 0 turns the '
+            "result cache off)"
+        )
+    return table
 
 
 def _list_profile(path: Path, name: str, options: Mapping[str, Any]) -> Profile:

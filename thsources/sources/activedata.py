@@ -170,6 +170,9 @@ class ActiveDataSource(Source):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "url": self._http.redactor.url(self.url)}
 
+    def cache_identity(self) -> dict[str, Any]:
+        return {"url": self._http.redactor.url(self.url), "sql_endpoint": self.sql_endpoint}
+
     def close(self) -> None:
         self._http.close()
 
@@ -185,7 +188,7 @@ class ActiveDataSource(Source):
     ) -> Job:
         """Run ``sql`` (SQL text or a JX dict) to the end; ActiveData has no job to hand back.
 
-        ``max_age`` has nothing to reuse (ActiveData keeps no result cache) and is ignored.
+        ``max_age`` is answered by the local result cache (ActiveData keeps none of its own).
         """
         deadline = Deadline(DEFAULT_TIMEOUT if timeout is None else timeout)
         return CompletedJob(self._run(sql, params, deadline))

@@ -100,6 +100,24 @@ class Source(ABC):
     def __init__(self, name: str | None = None) -> None:
         self.name = name or self.kind
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Route the ``query``/``submit`` a kind defines through the local result cache
+        (``max_age``; see sources/caching.py), so every kind honours it alike."""
+        super().__init_subclass__(**kwargs)
+        from .caching import cached_query, cached_submit
+
+        for name, wrap in (("query", cached_query), ("submit", cached_submit)):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "_thsources_cached", False):
+                wrapped = wrap(method)
+                wrapped._thsources_cached = True  # type: ignore[attr-defined]
+                setattr(cls, name, wrapped)
+
+    def cache_identity(self) -> Mapping[str, Any] | None:
+        """What tells this source's data apart from another's, for the result cache: the
+        server or file and the data source, never a secret. None keeps results uncached."""
+        return None
+
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
         """Options this kind accepts from a profile, the environment or keywords."""

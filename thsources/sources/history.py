@@ -104,6 +104,11 @@ class HistorySource(Source):
         result = self._run(TABLES_SQL, TABLES_SQL, DEFAULT_TIMEOUT)
         return Result.from_rows(TABLES_COLUMNS, result.rows(), result.meta)
 
+    def cache_identity(self) -> dict[str, Any]:
+        from .caching import file_identity
+
+        return file_identity(self.path)
+
     def describe(self) -> dict[str, Any]:
         info = super().describe()
         info["path"] = str(self.path)

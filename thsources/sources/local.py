@@ -100,7 +100,7 @@ class LocalSource(Source):
         max_age: float = 0,
         timeout: float | None = None,
     ) -> Job:
-        # A local query is fresh and fast: max_age has nothing to reuse, so it is ignored.
+        # max_age is the local result cache's (sources/caching.py wraps this method).
         return CompletedJob(self._run(sql, params, check_timeout(timeout, DEFAULT_TIMEOUT)))
 
     def query(
@@ -155,6 +155,11 @@ class LocalSource(Source):
             cached=False,
         )
         return result_from(fetched, meta)
+
+    def cache_identity(self) -> dict[str, Any]:
+        from .caching import file_identity
+
+        return file_identity(self.path)
 
     def tables(self) -> Result:
         """Every column of every table in the database's main schema, in table order.

@@ -254,6 +254,14 @@ class RedashSource(Source):
             out["note"] = self._dialect_note
         return out
 
+    def cache_identity(self) -> dict[str, Any]:
+        """The server and data source as configured (no key: results are per data source)."""
+        return {
+            "url": self._http.redactor.url(self.url),
+            "data_source": self._data_source_option,
+            "dialect": self._dialect_option,
+        }
+
     def __repr__(self) -> str:
         return f"<RedashSource {self.name!r} {self._http.redactor.url(self.url)}>"
 
@@ -443,8 +451,18 @@ class RedashSource(Source):
         land in the SQL, before ``POST /api/queries/<id>/results``. Works with the query's
         own API key, which cannot cancel the job, though.
         """
+        from .caching import stored
+
         deadline = self._deadline(timeout)
-        return self._submit_saved(query_id, params, max_age, deadline, progress)._wait(deadline)
+        return stored(
+            self,
+            {"saved_query": _parse_query_id(query_id)},
+            params,
+            max_age,
+            lambda: self._submit_saved(query_id, params, max_age, deadline, progress)._wait(
+                deadline
+            ),
+        )
 
     def submit_saved(
         self,

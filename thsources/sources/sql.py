@@ -15,6 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Final
 
 from ..errors import ConfigError, QueryError, QueryTimeout, ThsourcesError
@@ -109,6 +110,17 @@ class SqlSource(Source):
         info["dialect"] = self.dialect
         return info
 
+    def cache_identity(self) -> dict[str, Any]:
+        """The database URL without its password (the user name stays: grants differ); for
+        a database file, its size and modification time too, so a rewritten file is asked."""
+        identity: dict[str, Any] = {"url": self._url.masked}
+        database = self._url.database
+        if self._url.backend in ("sqlite", "duckdb") and database and database != ":memory:":
+            from .caching import file_identity
+
+            identity["file"] = file_identity(Path(database).expanduser())
+        return identity
+
     def __repr__(self) -> str:
         return f"<SqlSource {self.name!r} {self._url.masked}>"
 
@@ -149,7 +161,8 @@ class SqlSource(Source):
         max_age: float = 0,
         timeout: float | None = None,
     ) -> Job:
-        # A database answers fresh every time: max_age has nothing to reuse, so it is ignored.
+        # A database answers fresh every time; max_age is the local result cache's
+        # (sources/caching.py wraps this method).
         return CompletedJob(self._run(sql, params, timeout))
 
     def _run(self, sql: str, params: Mapping[str, Any] | None, timeout: float | None) -> Result:

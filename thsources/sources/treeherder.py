@@ -348,6 +348,9 @@ class TreeherderSource(Source):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "url": self.url}
 
+    def cache_identity(self) -> dict[str, Any]:
+        return {"url": self._http.redactor.url(self.url), "api_version": self.api_version}
+
     def close(self) -> None:
         self._http.close()
 

@@ -33,23 +33,37 @@ def redash_emulator_options() -> dict[str, Any]:
     return {}
 
 
+def _own_result_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A result cache of the test's own (``THSOURCES_RESULT_CACHE_DIR``), set by every
+    emulator fixture: an emulator on a port an earlier test or run used must not be answered
+    from that one's entries, which ``max_age`` would otherwise accept (the cache keys on the
+    URL)."""
+    monkeypatch.setenv("THSOURCES_RESULT_CACHE_DIR", str(tmp_path / "thsources-results"))
+
+
 @pytest.fixture
 def redash_emulator(
     redash_emulator_database: str | Path | None,
     redash_emulator_options: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[RedashEmulator]:
     """A started Redash emulator on 127.0.0.1; fresh state for every test."""
     from thsources.testing.redash import RedashEmulator
 
+    _own_result_cache(tmp_path, monkeypatch)
     with RedashEmulator(redash_emulator_database, **redash_emulator_options) as emulator:
         yield emulator
 
 
 @pytest.fixture
-def treeherder_emulator() -> Iterator[TreeherderEmulator]:
+def treeherder_emulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TreeherderEmulator]:
     """A started Treeherder REST emulator over the embedded sample; fresh for every test."""
     from thsources.testing.treeherder import TreeherderEmulator
 
+    _own_result_cache(tmp_path, monkeypatch)
     with TreeherderEmulator() as emulator:
         yield emulator
 
@@ -57,9 +71,12 @@ def treeherder_emulator() -> Iterator[TreeherderEmulator]:
 @pytest.fixture
 def activedata_emulator(
     redash_emulator_database: str | Path | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[ActiveDataEmulator]:
     """A started ActiveData emulator on 127.0.0.1 over the same database; fresh per test."""
     from thsources.testing.activedata import ActiveDataEmulator
 
+    _own_result_cache(tmp_path, monkeypatch)
     with ActiveDataEmulator(redash_emulator_database) as emulator:
         yield emulator
