@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, str] = {
     "sql": "benchmarks.sql_stream",
     "local-sql": "benchmarks.local_sql",
     "dbapi": "benchmarks.dbapi_read_sql",
+    "many": "benchmarks.many",
 }
 """Benchmark name -> module. To add one: write the module, add a line here."""
 
