@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, str] = {
     "local-sql": "benchmarks.local_sql",
     "dbapi": "benchmarks.dbapi_read_sql",
     "many": "benchmarks.many",
+    "redash-result": "benchmarks.redash_result",
 }
 """Benchmark name -> module. To add one: write the module, add a line here."""
 
