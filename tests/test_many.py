@@ -15,7 +15,7 @@ from typing import Any, Final
 import pytest
 
 import thsources
-from thsources import Query, run_many
+from thsources import Query, many, run_many
 from thsources.errors import ParameterError, QueryCancelled, QueryError, QueryTimeout
 from thsources.polling import JobState, PollSchedule, Progress, ProgressCallback
 from thsources.result import Column, Result, ResultMeta
@@ -68,6 +68,23 @@ class Gated(Source):
         if sql.startswith("fail"):
             raise QueryError(f"{sql} failed on purpose", source=self.name)
         return Result.from_columns([Column("sql", "string")], [[sql]], ResultMeta(source="gated"))
+
+
+class Stubborn(Gated):
+    """A source that can neither be interrupted nor keeps to a deadline (no progress
+    callback, no timeout): it answers when its gate opens."""
+
+    def query(  # type: ignore[override]
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        max_age: float = 0,
+        timeout: float | None = None,
+    ) -> Result:
+        self.started[sql].set()
+        assert self.gates[sql].wait(WAIT)
+        return Result.from_columns([Column("sql", "string")], [[sql]], ResultMeta(source="x"))
 
 
 def _duration(sql: str) -> float | None:
@@ -244,6 +261,25 @@ def test_leaving_the_loop_cancels_the_remote_job(redash: RedashSource, emu: Reda
     assert dropped.error.message == "'slow' was cancelled: the caller stopped reading the answers"
     (path,) = deletes(emu)
     assert path.startswith("/api/jobs/")
+
+
+def test_a_query_overrunning_the_deadline_is_reported_and_its_late_answer_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(many, "GRACE", 0.2)
+    gates = {"stuck": threading.Event(), "fine": threading.Event()}
+    gates["fine"].set()
+    src = Stubborn(gates)
+    batch = run_many([Query(sql=s, tag=s, source=src) for s in ("stuck", "fine")], timeout=0.5)
+    answers = iter(batch)
+    first = next(answers)
+    assert first.tag == "fine" and first.result().records() == [{"sql": "fine"}]
+    second = next(answers)
+    assert second.tag == "stuck" and isinstance(second.error, QueryTimeout)
+    assert second.error.message == "'stuck' did not end within 0.5 s (nor 0.2 s later)"
+    gates["stuck"].set()  # it answers after all, too late
+    assert list(answers) == []
+    assert batch.dropped == []
 
 
 @pytest.mark.parametrize(

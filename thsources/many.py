@@ -102,6 +102,7 @@ class Batch:
         self.deadline = deadline
         self.cancel_on_error = cancel_on_error
         self._max_age = max_age
+        self._hard_end = time.monotonic() + deadline.remaining() + GRACE
         self._stop = threading.Event()
         self._why = "the batch was cancelled"
         self._done: queue.Queue[tuple[int, Answer]] = queue.Queue()
@@ -179,7 +180,7 @@ class Batch:
     def _next(self) -> tuple[int, Answer]:
         """The next answer to arrive; past the deadline and its grace, a timeout for one
         query still running (its thread is left to end by itself)."""
-        wait = self.deadline.remaining() + GRACE
+        wait = max(0.0, self._hard_end - time.monotonic())
         try:
             return self._done.get(timeout=wait) if wait < 1e9 else self._done.get()
         except queue.Empty:
@@ -213,7 +214,7 @@ class Batch:
         if not self._stop.is_set():
             self._why = why
             self._stop.set()
-        end = time.monotonic() + self.deadline.remaining() + GRACE
+        end = self._hard_end
         for t in self._threads:
             t.join(None if end == math.inf else max(0.0, end - time.monotonic()))
         self._close_owned()
