@@ -8,7 +8,10 @@ the rows were parsed while arriving or the complete body was decoded.
 
 from __future__ import annotations
 
+import _thread
 import json
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,6 +38,7 @@ class Arriving:
         self.size = len(body)
         self.filled = 0
         self.reads = 0
+        self.abandoned = False
 
     def fill_to(self, n: int) -> int:
         n = min(n, self.size)
@@ -50,6 +54,25 @@ class Arriving:
     def fill(self) -> bytearray:
         self.fill_to(self.size)
         return self.buffer
+
+    def abandon(self) -> None:
+        self.abandoned = True
+        self._lost_after = self.filled
+
+
+class Slow(Arriving):
+    """Past its first ``quick`` bytes, each read takes a while: a slow network."""
+
+    def __init__(self, body: bytes, step: int, quick: int) -> None:
+        super().__init__(body, step)
+        self._quick = quick
+
+    def fill_to(self, n: int) -> int:
+        while self.filled < min(n, self.size):
+            if self.filled > self._quick:
+                time.sleep(0.005)
+            super().fill_to(self.filled + 1)
+        return self.filled
 
 
 COLUMNS: list[tuple[str, str | None]] = [
@@ -265,3 +288,21 @@ def test_any_body_decodes_as_whole(
 def test_invalid_utf8_in_a_string_is_refused_as_whole() -> None:
     body = body_of(COLUMNS, rows(300)).replace(b'"busted"', b'"bu\xffsted"', 1)
     assert same(body) == "error"
+
+
+def test_ctrl_c_while_the_rows_arrive_propagates_at_once() -> None:
+    body = body_of(COLUMNS, rows(4000))
+    quick = 100 << 10  # past the prefix: the parse is running when Ctrl-C comes
+    slow = Slow(body, 500, quick)
+    assert len(body) > 4 * quick  # the rest would take seconds to arrive
+
+    def interrupt() -> None:
+        while slow.filled <= quick + 5000:
+            time.sleep(0.001)
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        decode_query_result_incoming(slow)
+    assert slow.abandoned
+    assert slow.filled < len(body)  # it did not wait for the last byte

@@ -13,6 +13,7 @@ Only plain bodies qualify: a compressed or chunked one (no ``Content-Length``) i
 from __future__ import annotations
 
 import http.client
+import threading
 from typing import Any, Final
 
 import requests
@@ -44,6 +45,8 @@ class Incoming:
         self.buffer = bytearray(size)
         self._view = memoryview(self.buffer)
         self.filled = 0
+        self._reading = threading.Lock()
+        self._abandoned = False
 
     @classmethod
     def of(cls, response: requests.Response, min_size: int = 0) -> Incoming | None:
@@ -74,23 +77,30 @@ class Incoming:
     def fill_to(self, n: int) -> int:
         """Read until at least ``min(n, size)`` bytes have arrived; returns ``filled``.
 
-        Raises :class:`BodyLost` when the connection ends or fails first.
+        Raises :class:`BodyLost` when the connection ends or fails first, or was abandoned.
+        One thread reads at a time (a decoder's reader thread, usually).
         """
-        want = min(n, self.size)
-        while self.filled < want:
-            stop = min(self.size, max(want, self.filled + STEP))
-            try:
-                got = self._readinto(self._view[self.filled : stop])
-            except (OSError, http.client.HTTPException, ValueError) as exc:
-                self.abandon()
-                raise BodyLost(f"{type(exc).__name__} after {self.filled} bytes") from exc
-            if not got:
-                self.abandon()
-                raise BodyLost(f"the connection closed after {self.filled} of {self.size} bytes")
-            self.filled += got
-        if self.complete:
-            self._response.raw.release_conn()  # fully read: the connection can be reused
-        return self.filled
+        with self._reading:
+            want = min(n, self.size)
+            while self.filled < want:
+                if self._abandoned:
+                    self._close()
+                    raise BodyLost(f"abandoned after {self.filled} of {self.size} bytes")
+                stop = min(self.size, max(want, self.filled + STEP))
+                try:
+                    got = self._readinto(self._view[self.filled : stop])
+                except (OSError, http.client.HTTPException, ValueError) as exc:
+                    self._close()
+                    raise BodyLost(f"{type(exc).__name__} after {self.filled} bytes") from exc
+                if not got:
+                    self._close()
+                    raise BodyLost(
+                        f"the connection closed after {self.filled} of {self.size} bytes"
+                    )
+                self.filled += got
+            if self.complete:
+                self._response.raw.release_conn()  # fully read: the connection can be reused
+            return self.filled
 
     def fill(self) -> bytearray:
         """The whole body."""
@@ -106,5 +116,17 @@ class Incoming:
         return body
 
     def abandon(self) -> None:
-        """Close the connection: a half-read body cannot be followed by another request."""
+        """Close the connection: a half-read body cannot be followed by another request.
+
+        From another thread while a read is under way, the reading thread closes it as soon
+        as that read returns (closing a socket under a blocked read is not safe).
+        """
+        self._abandoned = True
+        if self._reading.acquire(blocking=False):
+            try:
+                self._close()
+            finally:
+                self._reading.release()
+
+    def _close(self) -> None:
         self._response.close()

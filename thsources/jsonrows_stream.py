@@ -19,6 +19,7 @@ path or fallback then answers as always.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
@@ -54,6 +55,8 @@ __all__ = ["STREAM_STATS", "Growing", "StreamStats", "decode_query_result_incomi
 
 LOOKAHEAD: Final = 2 * _jr._MAX_WS_RUN + 8
 """Bytes past a chunk that deciding its separators may look at (``_row_separators``)."""
+_SLICE: Final = 0.1
+"""Seconds between checks for Ctrl-C while the rows are parsed."""
 _PREFIX_STEP: Final = 64 << 10
 _MAX_PREFIX: Final = 4 << 20
 """The ``rows`` key must appear within this many bytes, else the complete body is decoded."""
@@ -94,6 +97,8 @@ class Growing(Protocol):
     def fill_to(self, n: int) -> int: ...
 
     def fill(self) -> bytearray: ...
+
+    def abandon(self) -> None: ...
 
 
 def decode_query_result_incoming(incoming: Growing) -> tuple[dict[str, Any], Result]:
@@ -139,7 +144,7 @@ def _stream_fast(incoming: Growing) -> tuple[Any, list[ColumnSpec], pa.Table]:
     chunk = min(_jr._MAX_CHUNK, max(_jr._MIN_CHUNK, least))
     stream = _GrowingNDJSON(incoming, start, i, chunk)
     try:
-        table = _read_ndjson(stream, schema, chunk)
+        table = _parse_on_worker(stream, schema, chunk)
     except _Fallback as exc:
         if stream.error is not None:
             raise stream.error from None
@@ -150,6 +155,37 @@ def _stream_fast(incoming: Growing) -> tuple[Any, list[ColumnSpec], pa.Table]:
         raise _Fallback(stream.fallback)
     envelope = stream.verify(columns)
     return envelope, columns, _checked_table(table, stream.separators, stream.ascii, columns, names)
+
+
+def _parse_on_worker(stream: _GrowingNDJSON, schema: pa.Schema, chunk: int) -> pa.Table:
+    """Arrow's reader on a worker thread while this one waits in short slices.
+
+    Arrow's C++ does not see Python signals, and the download runs inside it: on the
+    caller's thread Ctrl-C would wait for the last byte. Here ``KeyboardInterrupt`` stops the
+    stream (its next read ends it and drops the connection) and propagates at once.
+    """
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome.append(_read_ndjson(stream, schema, chunk))
+        except BaseException as exc:  # handed to the waiting thread
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="thsources-json-stream", daemon=True).start()
+    try:
+        while not done.wait(_SLICE):
+            pass
+    except BaseException:
+        stream.stop()
+        raise
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    table: pa.Table = outcome[0]
+    return table
 
 
 def _rows_start(incoming: Growing) -> int:
@@ -230,6 +266,11 @@ class _GrowingNDJSON:
 
     def close(self) -> None:
         self.closed = True
+
+    def stop(self) -> None:
+        """End the stream at its next read and drop the connection (the caller gave up)."""
+        self.error = self.error or KeyboardInterrupt()
+        self._incoming.abandon()
 
     def read(self, size: int = -1) -> bytearray:
         if self.error is not None or self.fallback:
