@@ -91,6 +91,11 @@ def test_one_jsonl_file_holds_every_result_tagged(tmp_path: Path) -> None:
             "or a .jsonl file",
         ),
         (
+            ["-o", "missing-dir"],
+            "cannot write several results to missing-dir: no such directory; create it first, "
+            "or give -o 'PATH/{name}.EXT'",
+        ),
+        (
             ["-p", "nope=1"],
             "none of pushes, perf-alerts has a parameter 'nope'; see `thsources queries NAME`",
         ),

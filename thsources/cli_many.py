@@ -6,8 +6,7 @@ Where the results go (``-o``), since several results cannot share one CSV or tab
   ``== NAME`` line, or with ``--format jsonl`` as ``{"query": NAME, "record": {...}}``
   lines; CSV, JSON and Parquet are refused there;
 - ``-o 'out/{name}.csv'``: one file per query, ``{name}`` replaced by the query's name;
-- ``-o DIR`` (an existing directory, or a path ending in ``/``): ``DIR/NAME.parquet`` (or the
-  ``--format``'s suffix);
+- ``-o DIR`` (an existing directory): ``DIR/NAME.parquet`` (or the ``--format``'s suffix);
 - ``-o FILE.jsonl``: every result in one JSON-lines file, tagged as on standard output.
 
 The first failure cancels the other queries (``--keep-going`` lets them finish); every
@@ -79,19 +78,22 @@ def _targets(names: list[str], args: argparse.Namespace, stdout: TextIO) -> tupl
         if fmt not in ("table", "jsonl"):
             raise ConfigError(
                 f"several results cannot share one {fmt} stream: use --format jsonl, "
-                "-o DIR/ or -o 'PATH/{name}." + ("csv" if fmt == "csv" else fmt) + "'"
+                f"-o DIR/ or -o 'PATH/{{name}}.{fmt}'"
             )
         return "stdout", fmt
     text = str(out)
-    if NAME_FIELD in text or out.is_dir() or text.endswith("/"):
+    if NAME_FIELD not in text and not out.is_dir() and not out.suffix:
+        raise ConfigError(
+            f"cannot write several results to {out}: no such directory; create it first, "
+            "or give -o 'PATH/{name}.EXT'"
+        )
+    if NAME_FIELD in text or out.is_dir():
         files: dict[str, tuple[Path, str]] = {}
         for n in names:
             if NAME_FIELD in text:
                 path = Path(text.replace(NAME_FIELD, n))
                 fmt = format_for_path(path, args.format)
             else:
-                if not out.is_dir():
-                    raise ConfigError(f"cannot write output to {out}: no such directory")
                 fmt = args.format or "parquet"
                 path = out / f"{n}{SUFFIX.get(fmt, '.parquet')}"
             check_writable(path)
