@@ -7,6 +7,7 @@ opens their gate) makes it deterministic: no test depends on how long anything t
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -358,3 +359,22 @@ def test_profiles_by_name_are_connected_once_and_closed(monkeypatch: pytest.Monk
     ).results()
     assert [r.records() for r in (got["a"], got["b"])] == [[{"a": 1}], [{"b": 2}]]
     assert len(opened) == 1 and closed == opened
+
+
+@pytest.mark.skipif(
+    not os.environ.get("THSOURCES_TEST_POSTGRES_URL"), reason="no THSOURCES_TEST_POSTGRES_URL"
+)
+def test_a_synchronous_source_overlaps_and_keeps_the_deadline() -> None:
+    with thsources.connect("sql", url=os.environ["THSOURCES_TEST_POSTGRES_URL"]) as pg:
+        batch = run_many(
+            [
+                Query(sql="SELECT pg_sleep(30) AS slept", source=pg, tag="sleep"),
+                Query(sql="SELECT 1 AS one", source=pg, tag="one"),
+            ],
+            timeout=3,
+        )
+        answers = {a.tag: a for a in batch}
+    assert answers["one"].result().records() == [{"one": 1}]
+    error = answers["sleep"].error
+    assert isinstance(error, QueryTimeout)
+    assert "cancelled on the server" in error.message
