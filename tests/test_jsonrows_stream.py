@@ -306,3 +306,12 @@ def test_ctrl_c_while_the_rows_arrive_propagates_at_once() -> None:
         decode_query_result_incoming(slow)
     assert slow.abandoned
     assert slow.filled < len(body)  # it did not wait for the last byte
+
+
+def test_a_long_tail_after_the_rows_with_separator_like_text() -> None:
+    body = body_of(COLUMNS, rows(300))
+    doc = orjson.loads(body)
+    doc["query_result"]["zz_note"] = '}, {"id": 1}' * 20000  # after "data", 280 KB
+    # Chunks looked past the rows' end before it was known: decoded whole, to be safe.
+    assert same(orjson.dumps(doc), 211) == "whole"
+    assert STREAM_STATS.last_reason == "stream: a separator was judged past the rows' end"
