@@ -32,6 +32,8 @@ BENCHMARKS: dict[str, str] = {
     "local-sql": "benchmarks.local_sql",
     "dbapi": "benchmarks.dbapi_read_sql",
     "result-cache": "benchmarks.result_cache",
+    "many": "benchmarks.many",
+    "redash-result": "benchmarks.redash_result",
 }
 """Benchmark name -> module. To add one: write the module, add a line here."""
 

@@ -33,6 +33,7 @@ from .errors import (
     ThsourcesError,
     UnsupportedQuery,
 )
+from .many import Answer, Batch, Query, run_many
 from .result import Column, Result, ResultMeta
 from .sources.base import Job, JobState, Source
 
@@ -45,7 +46,9 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
+    "Answer",
     "AuthenticationError",
+    "Batch",
     "Column",
     "ConfigError",
     "Job",
@@ -55,6 +58,7 @@ __all__ = [
     "ParameterError",
     "PermissionDenied",
     "ProtocolError",
+    "Query",
     "QueryCancelled",
     "QueryError",
     "QueryTimeout",
@@ -72,6 +76,7 @@ __all__ = [
     "local_sql",
     "queries",
     "run",
+    "run_many",
 ]
 
 

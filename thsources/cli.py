@@ -122,9 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-f", "--file", type=Path, help="read the SQL from FILE")
     _common(q)
 
-    r = sub.add_parser("run", help="run a named query (see `thsources queries`)")
-    r.add_argument("name")
+    r = sub.add_parser("run", help="run named queries (see `thsources queries`)")
+    r.add_argument("name", nargs="+", metavar="NAME", help="one or more named queries")
     _common(r)
+    r.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="with several queries: let the others finish when one fails",
+    )
 
     sv = sub.add_parser("saved", help="run a saved Redash query by id or URL")
     sv.add_argument("query_id", help="the query's id, or its URL (…/queries/12345…)")
@@ -710,8 +715,15 @@ def main(
         return int(exc.code or 0)
     debug = args.debug
     started = time.monotonic()
+    several = args.command == "run" and len(args.name) > 1
+    if args.command == "run" and not several:
+        args.name = args.name[0]
     try:
-        if args.command == "queries":
+        if several:
+            from .cli_many import run_several
+
+            return run_several(args, stdout, stderr)
+        elif args.command == "queries":
             _list_queries(args, stdout)
         elif args.command == "sources":
             _list_sources(stdout)

@@ -306,6 +306,7 @@ class HttpSession:
         resend: Callable[[int], Any] | None = None,
         allow_redirects: bool | None = None,
         grace: float = 0.0,
+        stream: bool = False,
     ) -> requests.Response:
         """Send one request, retrying where that is safe; return the final answer.
 
@@ -322,6 +323,9 @@ class HttpSession:
         ``grace`` (seconds) lets the answer to a request sent before the deadline arrive up to
         that much after it: a source submitting a job uses it to learn the job's id, so that
         it can cancel the job rather than leave it running unknown.
+
+        ``stream=True`` returns once the headers are in, leaving the body to read
+        (``thsources.httpbody.Incoming`` reads a large one into a single buffer).
         """
         method = method.upper()
         if self._closed:
@@ -351,6 +355,8 @@ class HttpSession:
                 "allow_redirects": redirects,
                 "verify": self._verify,
             }
+            if stream:
+                kwargs["stream"] = True
             if body is not _UNSET:
                 # orjson: exact floats, datetimes as ISO strings, and 5-10x faster.
                 kwargs["data"] = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)

@@ -440,7 +440,6 @@ def _coerce(values: Any, ctype: str) -> Any:
 def _fast_table(body: bytes, span: tuple[int, int], columns: Sequence[ColumnSpec]) -> pa.Table:
     import numpy as np
     import pyarrow as pa
-    import pyarrow.json as pj
 
     names = [n for n, _ in columns]
     if len(set(names)) != len(names):
@@ -467,8 +466,17 @@ def _fast_table(body: bytes, span: tuple[int, int], columns: Sequence[ColumnSpec
     schema = pa.schema([pa.field(n, _parse_type(t or guesses[n])) for n, t in columns])
     chunk = min(_MAX_CHUNK, max(_MIN_CHUNK, (j - i) // (4 * pa.cpu_count()) + 1))
     stream = _NDJSONStream(body, view, i, j, chunk)
+    table = _read_ndjson(stream, schema, chunk)
+    return _checked_table(table, stream.separators, stream.ascii, columns, names)
+
+
+def _read_ndjson(stream: Any, schema: pa.Schema, chunk: int) -> pa.Table:
+    """Arrow's threaded JSON reader over ``stream`` (newline-delimited rows), strictly typed."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
     try:
-        table = pj.read_json(
+        return pj.read_json(
             stream,
             read_options=pj.ReadOptions(use_threads=True, block_size=chunk),
             parse_options=pj.ParseOptions(
@@ -479,13 +487,25 @@ def _fast_table(body: bytes, span: tuple[int, int], columns: Sequence[ColumnSpec
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         raise _Fallback(f"parse: {exc}") from None
-    nrows = stream.separators + 1
+
+
+def _checked_table(
+    table: pa.Table,
+    separators: int,
+    ascii_only: bool,
+    columns: Sequence[ColumnSpec],
+    names: list[str],
+) -> pa.Table:
+    """The parsed table, checked (row count, UTF-8) and coerced to the canonical types."""
+    import pyarrow as pa
+
+    nrows = separators + 1
     if table.num_rows != nrows:
         raise _Fallback(f"count: parsed {table.num_rows} rows but found {nrows}")
 
     arrays = []
     for (name, ctype), col in zip(columns, table.columns, strict=True):
-        if not stream.ascii and pa.types.is_string(col.type):
+        if not ascii_only and pa.types.is_string(col.type):
             try:
                 col.validate(full=True)  # Arrow's JSON reader does not check UTF-8; orjson does
             except pa.ArrowInvalid as exc:

@@ -17,7 +17,7 @@ import os
 import socket
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -34,6 +34,7 @@ __all__ = [
     "format_for_path",
     "render",
     "write_result",
+    "write_tagged_jsonl",
 ]
 
 FORMATS: Final = ("table", "csv", "json", "jsonl", "parquet")
@@ -294,3 +295,32 @@ def render(result: Result, fmt: str = "table", table_max_rows: int | None = None
     buf = io.BytesIO()
     _write(result, fmt, buf, table_max_rows)
     return buf.getvalue().decode()
+
+
+def write_tagged_jsonl(
+    answers: Iterable[tuple[str, Result]],
+    path: Path | None = None,
+    stream: IO[bytes] | None = None,
+) -> None:
+    """Results as JSON lines ``{"query": tag, "record": {...}}``, so that several results can
+    share one file or stream and still be told apart (``thsources run A B --format jsonl``).
+    A file is replaced atomically, as :func:`write_result` does."""
+
+    def write(out: IO[bytes]) -> None:
+        for tag, result in answers:
+            for record in result.records():
+                out.write(_dumps({"query": tag, "record": record}))
+                out.write(b"\n")
+
+    if path is not None and str(path) != STDOUT:
+        try:
+            with _opened(path) as out:
+                write(out)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise ConfigError(f"cannot write output to {path}: {exc.strerror or exc}") from None
+        return
+    assert stream is not None
+    write(stream)
+    stream.flush()

@@ -20,7 +20,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -43,6 +43,7 @@ from ..errors import (
     ThsourcesError,
 )
 from ..http import DEFAULT_RETRY, HttpSession, RetryPolicy, Timeouts
+from ..httpbody import BodyLost, Incoming
 from ..polling import (
     DEFAULT_POLL,
     Deadline,
@@ -84,6 +85,11 @@ _CANCEL_TIMEOUTS: Final = Timeouts(connect=5.0, read=10.0)
 _CANCEL_RETRY: Final = RetryPolicy(attempts=3, initial=0.1, maximum=1.0)
 _DIALECT_NAMES: Final = ("postgresql", "mysql", "bigquery")
 _SUBMIT_GRACE: Final = 5.0
+_STREAM_MIN: Final = 64 << 10
+"""Answers from this size on are decoded while they arrive (see ``httpbody``); job answers
+and small results are read whole, as before."""
+_PEEK: Final = 64
+"""Bytes of a POST answer read to tell a cached result (decoded as it arrives) from a job."""
 """Seconds a submission's answer may arrive after the deadline: the job id is needed to cancel."""
 
 # The deadline of the call in progress, for management requests made through
@@ -124,6 +130,14 @@ class _Ready:
 
     result_id: int | str | None = None
     result: Result | None = None
+
+
+@dataclass(frozen=True)
+class _Arriving:
+    """A cached result arriving as the answer to a POST, and how to ask again if it is cut."""
+
+    incoming: Incoming
+    again: Callable[[], dict[str, Any] | bytes]
 
 
 class _ToolbeltSession:
@@ -595,9 +609,16 @@ class RedashSource(Source):
         return job
 
     def _post(
-        self, url: str, body: dict[str, Any], deadline: Deadline, since_wall: float
-    ) -> dict[str, Any] | bytes:
-        """POST a query: a job object, or the raw body of a cached ``query_result``.
+        self,
+        url: str,
+        body: dict[str, Any],
+        deadline: Deadline,
+        since_wall: float,
+        *,
+        stream: bool = True,
+    ) -> dict[str, Any] | bytes | _Arriving:
+        """POST a query: a job object, or the body of a cached ``query_result`` (arriving,
+        when it is plain: see ``httpbody``; ``stream=False`` reads it whole first).
 
         A re-send (after a connection failure or a 502/503/504) widens ``max_age`` to cover the
         first attempt, so it joins or picks up that attempt instead of running it twice.
@@ -608,11 +629,32 @@ class RedashSource(Source):
             deadline=deadline,
             resend=lambda _n: widened(body, since_wall),
             grace=_SUBMIT_GRACE,
+            stream=stream,
         )
         if not 200 <= response.status_code < 300:
             raise error_for(self._http, response, what="the query", base_url=self.url)
         self._http.expect_json(response)
-        content = response.content
+        incoming = Incoming.of(response, min_size=_STREAM_MIN) if stream else None
+        if incoming is None:
+            content = response.content
+        else:
+
+            def again() -> dict[str, Any] | bytes:
+                # Re-posting with a max_age covering the first attempt picks up its result.
+                answer = self._post(
+                    url, widened(body, since_wall), deadline, since_wall, stream=False
+                )
+                assert not isinstance(answer, _Arriving)  # stream=False reads it whole
+                return answer
+
+            try:
+                filled = incoming.fill_to(_PEEK)
+                if bytes(incoming.buffer[:filled]).lstrip()[:20].startswith(b'{"query_result"'):
+                    return _Arriving(incoming, again)  # decoded while the rest arrives
+                content = incoming.settle()
+            except BodyLost as lost:
+                log.debug("the answer to the query was cut (%s); posting again", lost)
+                return again()
         # A cached result can be large: leave its parsing to the typed decoder, once.
         if content.lstrip()[:20].startswith(b'{"query_result"'):
             return content
@@ -806,14 +848,23 @@ class RedashJob(Job):
 
     def _take(
         self,
-        answer: dict[str, Any] | bytes,
+        answer: dict[str, Any] | bytes | Incoming | _Arriving,
         *,
         deadline: Deadline,
         cached: bool = True,
         rid: int | str | None = None,
     ) -> _Ready | Pending:
         """Absorb a POST answer: a cached result (done) or a job (to follow)."""
-        if isinstance(answer, bytes):
+        if isinstance(answer, _Arriving):
+            try:
+                return self._take(answer.incoming, deadline=deadline, cached=cached, rid=rid)
+            except BodyLost as lost:
+                log.debug("the cached result was cut (%s); posting again", lost)
+            finally:
+                if not answer.incoming.complete:
+                    answer.incoming.abandon()
+            return self._take(answer.again(), deadline=deadline, cached=cached, rid=rid)
+        if isinstance(answer, bytes | Incoming):
             try:
                 result = self._decode(answer, cached=cached, rid=rid)
             except _OtherText as other:
@@ -1026,7 +1077,7 @@ class RedashJob(Job):
             url = f"{src.url}/api/queries/{self._qid}/results/{rid}.json"
         else:
             url = f"{src.url}/api/query_results/{rid}.json"
-        response = src._http.get(url, deadline=deadline)
+        response = src._http.get(url, deadline=deadline, stream=True)
         if (
             response.status_code == 404
             and self._qid is not None
@@ -1052,18 +1103,46 @@ class RedashJob(Job):
             raise error_for(src._http, response, what=f"result {rid}", base_url=src.url)
         src._http.expect_json(response)
         try:
-            return self._decode(response.content, cached=False, rid=rid)
+            return self._decode_body(response, url, deadline, rid)
         except _OtherText as other:
             outcome = self._rerun(other.ran, deadline)
         if isinstance(outcome, _Ready):
             return outcome.result or self._fetch(outcome.result_id, deadline)
         return outcome
 
-    def _decode(self, content: bytes, *, cached: bool, rid: int | str | None) -> Result:
+    def _decode_body(
+        self, response: requests.Response, url: str, deadline: Deadline, rid: int | str | None
+    ) -> Result:
+        """A result body, parsed while it downloads when it is plain (see ``httpbody``).
+
+        If the connection fails part-way the result is fetched again through the retrying
+        session, which raises what the failure deserves.
+        """
+        incoming = Incoming.of(response, min_size=_STREAM_MIN)
+        if incoming is not None:
+            try:
+                return self._decode(incoming, cached=False, rid=rid)
+            except BodyLost as lost:
+                log.debug("result %s: the body was cut (%s); fetching it again", rid, lost)
+            finally:
+                if not incoming.complete:
+                    incoming.abandon()
+            src = self._source
+            response = src._http.get(url, deadline=deadline)
+            if not 200 <= response.status_code < 300:
+                raise error_for(src._http, response, what=f"result {rid}", base_url=src.url)
+            src._http.expect_json(response)
+        return self._decode(response.content, cached=False, rid=rid)
+
+    def _decode(self, content: bytes | Incoming, *, cached: bool, rid: int | str | None) -> Result:
         from ..jsonrows import decode_query_result
+        from ..jsonrows_stream import decode_query_result_incoming
 
         try:
-            envelope, result = decode_query_result(content)
+            if isinstance(content, bytes):
+                envelope, result = decode_query_result(content)
+            else:
+                envelope, result = decode_query_result_incoming(content)
         except (ProtocolError, ValueError, KeyError, TypeError) as exc:
             detail = exc.message if isinstance(exc, ProtocolError) else str(exc)
             raise ProtocolError(
