@@ -158,6 +158,24 @@ def test_read_sql_equals_to_pandas_on_activedata() -> None:
     pd.testing.assert_frame_equal(got, expected)
 
 
+def test_the_engines_raw_cursor_gives_the_frame_without_python_rows(local: Source) -> None:
+    # The fast path for SQLAlchemy users: the DB-API cursor behind the engine hands over
+    # Result.to_pandas() itself.
+    sql = "SELECT id, name FROM repository WHERE name <> :not_this ORDER BY id"
+    engine = sa.create_engine("thsources://local")
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(sql, {"not_this": "try"})
+        frame = cur.fetch_df()
+    finally:
+        raw.close()
+        engine.dispose()
+    expected = local.query(sql, {"not_this": "try"}).to_pandas()
+    assert len(expected) > 1
+    pd.testing.assert_frame_equal(frame, expected)
+
+
 def test_a_profile_url(
     emulator: RedashEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
