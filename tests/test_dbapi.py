@@ -519,6 +519,32 @@ def test_cancel_from_another_thread_cancels_the_redash_job(emulator: RedashEmula
         assert len(deletes) == 1 and deletes[0].startswith("/api/jobs/")
 
 
+def test_a_cancel_while_the_redash_job_is_posted_cancels_the_job(
+    emulator: RedashEmulator,
+) -> None:
+    # The cursor has no job until the POST answers; a cancel() meanwhile must not be lost.
+    src = _redash(emulator)
+    with src, dbapi.connect(src) as con, con.cursor() as cur:
+        cur.execute("SELECT 1 AS warm")  # data source lookups out of the way
+        emulator.clear_requests()
+        emulator.faults.match_method, emulator.faults.match_path = "POST", "query_results"
+        emulator.faults.slow, emulator.faults.slow_seconds = 1, 2.0
+        cur.timeout = 20
+        try:
+            worker, outcome = _execute_in_thread(cur, "SELECT pg_sleep(60)")
+            assert cur._running and cur._job is None  # inside submit(): the POST waits
+            cur.cancel()
+            worker.join(30)
+        finally:
+            emulator.faults.clear()
+        assert not worker.is_alive()
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], errors.QueryCancelled)
+        assert isinstance(outcome[0], dbapi.OperationalError)
+        deletes = [r.path for r in emulator.requests if r.method == "DELETE"]
+        assert len(deletes) == 1 and deletes[0].startswith("/api/jobs/")
+
+
 SLOW_LOCAL: Final = (
     "SELECT count(*) AS n FROM generate_series(1, 200000) a(x), generate_series(1, 200000) b(y) "
     "WHERE (a.x * b.y) % 7 = 3"
