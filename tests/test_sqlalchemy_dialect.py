@@ -176,6 +176,20 @@ def test_the_engines_raw_cursor_gives_the_frame_without_python_rows(local: Sourc
     pd.testing.assert_frame_equal(frame, expected)
 
 
+def test_json_typed_columns_come_back_parsed_once() -> None:
+    # The DB-API already gives json values parsed (as Result.rows() does); SQLAlchemy's JSON
+    # type must not parse them again (a TypeError: "must be str ..., not dict").
+    engine = sa.create_engine("thsources://local")
+    typed_text = sa.text("SELECT CAST('{\"a\": [1, 2]}' AS json) AS j, 7 AS n").columns(
+        j=sa.JSON, n=sa.Integer
+    )
+    cast = sa.select(sa.cast(sa.literal('{"b": null}'), sa.JSON).label("j"))
+    with engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(typed_text)] == [({"a": [1, 2]}, 7)]
+        assert [tuple(r) for r in conn.execute(cast)] == [({"b": None},)]
+    engine.dispose()
+
+
 def test_a_profile_url(
     emulator: RedashEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

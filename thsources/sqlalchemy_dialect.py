@@ -19,6 +19,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import default
 from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlalchemy.engine.url import URL
+from sqlalchemy.sql import compiler
 
 from . import dbapi
 from . import errors as th
@@ -48,6 +49,22 @@ def _sqlalchemy_type(name: str | None) -> sqltypes.TypeEngine[Any]:
     return sqltypes.NullType()
 
 
+class _ParsedJSON(sqltypes.JSON):
+    """JSON whose values arrive parsed: the DB-API gives json columns as Python objects
+    (as ``Result.rows()`` does), so SQLAlchemy must not parse them a second time."""
+
+    def result_processor(self, dialect: Any, coltype: object) -> None:
+        return None
+
+
+class _TypeCompiler(compiler.GenericTypeCompiler):
+    """SQLAlchemy's generic type names, plus ``JSON`` (for ``cast(..., JSON)``), which
+    every SQL source here knows (PostgreSQL, DuckDB, MySQL)."""
+
+    def visit_JSON(self, type_: Any, **kw: Any) -> str:
+        return "JSON"
+
+
 def _refuse(message: str) -> NoReturn:
     raise dbapi.translate(th.ConfigError(message)) from None
 
@@ -68,6 +85,8 @@ class ThsourcesDialect(default.DefaultDialect):
     supports_multivalues_insert = False
     postfetch_lastrowid = False
     returns_native_bytes = False
+    colspecs = {sqltypes.JSON: _ParsedJSON}  # noqa: RUF012 (SQLAlchemy reads it per class)
+    type_compiler_cls = _TypeCompiler
 
     @classmethod
     def import_dbapi(cls) -> ModuleType:
