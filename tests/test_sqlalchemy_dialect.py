@@ -20,6 +20,7 @@ import thsources
 from thsources import dbapi, errors
 from thsources.catalog import bind_params, list_queries
 from thsources.cli import main
+from thsources.local.schema import TABLES
 from thsources.sources.base import Source
 from thsources.testing import ActiveDataEmulator, RedashEmulator
 
@@ -140,6 +141,30 @@ def test_read_sql_equals_to_pandas_on_sql(
         assert conn.connection.dbapi_connection.source.kind == "sql"  # type: ignore[union-attr]
     _assert_same_frame(engine, src, name, params.get(name, {}))
     engine.dispose()
+
+
+def test_inspection_and_reflection_on_sql(sql_server: tuple[str, Source, Any]) -> None:
+    # The sql source has no tables(); the dialect lists the database's own schema
+    # (information_schema of the current schema or database).
+    url, src, _ = sql_server
+    engine = sa.create_engine(url)
+    insp = sa.inspect(engine)
+    assert sorted(insp.get_table_names()) == sorted(t.name for t in TABLES)
+    job = next(t for t in TABLES if t.name == "job")
+    columns = insp.get_columns("job")
+    assert [c["name"] for c in columns] == [c.name for c in job.columns]
+    types = {c["name"]: type(c["type"]) for c in columns}
+    assert (types["id"], types["guid"], types["end_time"]) == (
+        sa.Integer,
+        sa.String,
+        sa.DateTime,
+    )
+    push = sa.Table("push", sa.MetaData(), autoload_with=engine)
+    with engine.connect() as conn:
+        got = [tuple(r) for r in conn.execute(sa.select(push).order_by(push.c.id).limit(5))]
+    engine.dispose()
+    names = ", ".join(c.name for c in push.columns)
+    assert got == src.query(f"SELECT {names} FROM push ORDER BY id LIMIT 5").rows()
 
 
 def test_read_sql_equals_to_pandas_on_activedata() -> None:

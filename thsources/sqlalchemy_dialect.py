@@ -41,6 +41,15 @@ _TYPE_PATTERNS: Final[tuple[tuple[re.Pattern[str], type[sqltypes.TypeEngine[Any]
 )
 
 
+_INFORMATION_SCHEMA: Final = {
+    dialect: "SELECT table_name AS table_name, column_name AS column_name, "
+    "data_type AS data_type FROM information_schema.columns "
+    f"WHERE table_schema = {current} ORDER BY table_name, ordinal_position"
+    for dialect, current in (("postgresql", "current_schema()"), ("mysql", "database()"))
+}
+"""The schema listing of the ``sql`` source's databases, which have no ``tables()``."""
+
+
 def _sqlalchemy_type(name: str | None) -> sqltypes.TypeEngine[Any]:
     if name:
         for pattern, cls in _TYPE_PATTERNS:
@@ -157,7 +166,14 @@ class ThsourcesDialect(default.DefaultDialect):
     def _schema(self, connection: Any) -> list[dict[str, Any]]:
         source = connection.connection.dbapi_connection.source
         try:
-            return source.tables().records()
+            try:
+                return source.tables().records()
+            except th.UnsupportedQuery:
+                listing = _INFORMATION_SCHEMA.get(getattr(source, "dialect", ""))
+                if listing is None or source.kind != "sql":
+                    raise
+                # A database (the sql source) lists its own schema.
+                return source.query(listing).records()
         except th.ThsourcesError as exc:
             raise dbapi.translate(exc) from None
 
