@@ -528,7 +528,7 @@ def test_a_cancel_while_the_redash_job_is_posted_cancels_the_job(
         cur.execute("SELECT 1 AS warm")  # data source lookups out of the way
         emulator.clear_requests()
         emulator.faults.match_method, emulator.faults.match_path = "POST", "query_results"
-        emulator.faults.slow, emulator.faults.slow_seconds = 1, 2.0
+        emulator.faults.slow, emulator.faults.slow_seconds = 1, 3.0
         cur.timeout = 20
         try:
             worker, outcome = _execute_in_thread(cur, "SELECT pg_sleep(60)")
