@@ -3,6 +3,7 @@ and bad input refused with the library's message as the mapped DB-API error."""
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +14,15 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 import sqlalchemy.exc
+from sql_servers import KINDS, server
 
 import thsources
 from thsources import dbapi, errors
 from thsources.catalog import bind_params, list_queries
+from thsources.cli import main
+from thsources.local.schema import TABLES
 from thsources.sources.base import Source
-from thsources.testing import RedashEmulator
+from thsources.testing import ActiveDataEmulator, RedashEmulator
 
 SECRET: Final = "UrLsEcReTkEy0123456789abcdefghijKLMNOPQ"
 
@@ -66,7 +70,7 @@ def test_every_named_query_with_sql_is_covered() -> None:
 
 def _assert_same_frame(engine: sa.Engine, src: Source, name: str, given: dict[str, Any]) -> None:
     query = next(q for q in list_queries() if q.name == name)
-    sql = query.variants["postgresql"]
+    _, sql = query.variant_for(src.dialect)  # the variant the source runs
     bound = bind_params(query, given)
     expected = src.query(sql, bound).to_pandas()
     got = pd.read_sql(sa.text(sql), engine, params=bound, dtype_backend="numpy_nullable")
@@ -95,6 +99,119 @@ def test_read_sql_equals_to_pandas_on_redash(
         "redash", url=emulator.url, api_key=emulator.api_key, data_source="Treeherder"
     ) as src:
         _assert_same_frame(engine, src, name, named_params.get(name, {}))
+    engine.dispose()
+
+
+def _params_found_on(src: Source) -> dict[str, dict[str, Any]]:
+    """Parameters that make every named query return rows on ``src`` (any SQL dialect)."""
+    push = src.query(
+        "SELECT p.id FROM push p JOIN repository r ON r.id = p.repository_id "
+        "WHERE r.name = 'autoland' AND EXISTS (SELECT 1 FROM job j WHERE j.push_id = p.id "
+        "AND j.state = 'completed') ORDER BY p.time DESC, p.id LIMIT 1"
+    ).records()[0]["id"]
+    alert = thsources.run("perf-alerts", source=src).records()[0]
+    return {
+        "jobs-for-push": {"push_id": push},
+        "perf-series": {"signature_hash": alert["signature_hash"]},
+    }
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def sql_server(
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[str, Source, dict[str, dict[str, Any]]]]:
+    """(engine URL, sql source, named queries' parameters) on a real server with the sample
+    loaded (at the scale where every named query has rows there); skipped, saying what to
+    export, when the server's URL is not in the environment."""
+    with server(request.param) as srv:
+        err = io.StringIO()
+        assert main(["sample", "load", srv.url, "--scale", "0.2"], stderr=err) == 0, err
+        with thsources.connect("sql", url=srv.url) as src:
+            url = f"thsources://sql?url={quote(srv.url, safe='')}"
+            yield url, src, _params_found_on(src)
+
+
+@pytest.mark.parametrize("name", SQL_QUERIES)
+def test_read_sql_equals_to_pandas_on_sql(
+    name: str, sql_server: tuple[str, Source, dict[str, dict[str, Any]]]
+) -> None:
+    url, src, params = sql_server
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:  # the engine reached the server named in the URL
+        assert conn.connection.dbapi_connection.source.kind == "sql"  # type: ignore[union-attr]
+    _assert_same_frame(engine, src, name, params.get(name, {}))
+    engine.dispose()
+
+
+def test_inspection_and_reflection_on_sql(sql_server: tuple[str, Source, Any]) -> None:
+    # The sql source has no tables(); the dialect lists the database's own schema
+    # (information_schema of the current schema or database).
+    url, src, _ = sql_server
+    engine = sa.create_engine(url)
+    insp = sa.inspect(engine)
+    assert sorted(insp.get_table_names()) == sorted(t.name for t in TABLES)
+    job = next(t for t in TABLES if t.name == "job")
+    columns = insp.get_columns("job")
+    assert [c["name"] for c in columns] == [c.name for c in job.columns]
+    types = {c["name"]: type(c["type"]) for c in columns}
+    assert (types["id"], types["guid"], types["end_time"]) == (
+        sa.Integer,
+        sa.String,
+        sa.DateTime,
+    )
+    push = sa.Table("push", sa.MetaData(), autoload_with=engine)
+    with engine.connect() as conn:
+        got = [tuple(r) for r in conn.execute(sa.select(push).order_by(push.c.id).limit(5))]
+    engine.dispose()
+    names = ", ".join(c.name for c in push.columns)
+    assert got == src.query(f"SELECT {names} FROM push ORDER BY id LIMIT 5").rows()
+
+
+def test_read_sql_equals_to_pandas_on_activedata() -> None:
+    # ActiveData has no SQL variant of the named queries (their variants there are JX);
+    # its SQL, translated to JX, gives through the dialect the frame to_pandas() gives.
+    sql = (
+        "SELECT job.id, run.result, run.tier, action.start_time, build.platform "
+        "FROM treeherder WHERE run.tier < :tier ORDER BY job.id LIMIT 500"
+    )
+    with ActiveDataEmulator() as emu, thsources.connect("activedata", url=emu.url) as src:
+        expected = src.query(sql, {"tier": 3}).to_pandas()
+        engine = sa.create_engine(f"thsources://activedata?url={emu.url}")
+        got = pd.read_sql(sa.text(sql), engine, params={"tier": 3}, dtype_backend="numpy_nullable")
+        engine.dispose()
+    assert len(expected) == 500
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_the_engines_raw_cursor_gives_the_frame_without_python_rows(local: Source) -> None:
+    # The fast path for SQLAlchemy users: the DB-API cursor behind the engine hands over
+    # Result.to_pandas() itself.
+    sql = "SELECT id, name FROM repository WHERE name <> :not_this ORDER BY id"
+    engine = sa.create_engine("thsources://local")
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(sql, {"not_this": "try"})
+        frame = cur.fetch_df()
+    finally:
+        raw.close()
+        engine.dispose()
+    expected = local.query(sql, {"not_this": "try"}).to_pandas()
+    assert len(expected) > 1
+    pd.testing.assert_frame_equal(frame, expected)
+
+
+def test_json_typed_columns_come_back_parsed_once() -> None:
+    # The DB-API already gives json values parsed (as Result.rows() does); SQLAlchemy's JSON
+    # type must not parse them again (a TypeError: "must be str ..., not dict").
+    engine = sa.create_engine("thsources://local")
+    typed_text = sa.text("SELECT CAST('{\"a\": [1, 2]}' AS json) AS j, 7 AS n").columns(
+        j=sa.JSON, n=sa.Integer
+    )
+    cast = sa.select(sa.cast(sa.literal('{"b": null}'), sa.JSON).label("j"))
+    with engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(typed_text)] == [({"a": [1, 2]}, 7)]
+        assert [tuple(r) for r in conn.execute(cast)] == [({"b": None},)]
     engine.dispose()
 
 

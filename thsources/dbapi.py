@@ -19,12 +19,16 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from . import errors as th
 from .polling import Deadline, check_timeout
 from .result import Result
 from .sources.base import DEFAULT_TIMEOUT, Job, Source
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 __all__ = [
     "BINARY",
@@ -318,27 +322,53 @@ _CHUNK: Final = 10_000
 def python_rows(result: Result) -> list[tuple[Any, ...]]:
     """``result.rows()``, the same values, built faster.
 
-    pyarrow turns a UTC timestamp into a Python datetime one value at a time through its
-    time-zone machinery (about 12 µs each); pandas does the same in C, ten times faster.
-    Every other type converts quickly enough through ``Result.column``.
+    ``Result.rows()`` goes through pyarrow's ``to_pylist``, which turns a UTC timestamp into
+    a Python datetime one value at a time through its time-zone machinery (about 12 µs
+    each) and builds numbers one boxed scalar at a time. Here numbers without nulls come
+    from NumPy's ``tolist`` (C), and UTC timestamps are microseconds since the epoch, made
+    ``timedelta`` objects by NumPy and added to an aware epoch in one C loop (about 0.2 µs
+    each). Every other column converts through ``Result.column``.
     """
     table = result.to_arrow()
-    columns: list[Any] = []
-    for index, col in enumerate(result.columns):
-        if col.type == "datetime" and len(result):
-            columns.append(_aware_datetimes(table.column(index)))
-        else:
-            columns.append(result.column(col.name))
+    columns = [
+        _python_values(result, col.name, col.type, table.column(index))
+        for index, col in enumerate(result.columns)
+    ]
     if not columns:
         return [() for _ in range(len(result))]
     return list(zip(*columns, strict=True))
 
 
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _python_values(result: Result, name: str, type_name: str, arr: Any) -> list[Any]:
+    import pyarrow as pa
+
+    kind = arr.type
+    if not len(arr):
+        return []
+    numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+    if type_name in ("integer", "float", "boolean") and numeric and not arr.null_count:
+        values: list[Any] = arr.to_numpy().tolist()
+        return values
+    if (
+        type_name == "datetime"
+        and pa.types.is_timestamp(kind)
+        and kind.unit == "us"
+        and kind.tz in ("UTC", "+00:00", "Etc/UTC")
+    ):
+        return _aware_datetimes(arr)
+    return result.column(name)
+
+
 def _aware_datetimes(arr: Any) -> list[dt.datetime | None]:
-    import pandas as pd
+    """UTC ``timestamp[us]`` values as aware datetimes (``tzinfo`` is ``datetime.UTC``)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    values = pd.DatetimeIndex(arr.to_pandas()).tz_convert(dt.UTC).to_pydatetime().tolist()
+    micros = arr.cast(pa.int64()).fill_null(0).to_numpy()
+    values: list[dt.datetime | None] = (micros.astype("m8[us]").astype(object) + _EPOCH).tolist()
     if arr.null_count:
         for i in pc.indices_nonzero(arr.is_null()).to_pylist():
             values[i] = None
@@ -358,6 +388,8 @@ class Cursor:
         self._closed = False
         self._lock = threading.Lock()
         self._job: Job | None = None
+        self._running = False
+        self._cancel_requested = False
         self._result: Result | None = None
         self._position = 0
         self._buffer: list[tuple[Any, ...]] = []
@@ -415,16 +447,29 @@ class Cursor:
         source = self.connection.source
         try:
             deadline = Deadline(check_timeout(self.timeout, DEFAULT_TIMEOUT))
-            job = source.submit(
-                operation, parameters or None, max_age=self.max_age, timeout=deadline.timeout
-            )
             with self._lock:
-                self._job = job
+                self._running, self._cancel_requested = True, False
             try:
+                try:
+                    job = source.submit(
+                        operation,
+                        parameters or None,
+                        max_age=self.max_age,
+                        timeout=deadline.timeout,
+                    )
+                except th.QueryTimeout as exc:
+                    self._raise_if_cancelled(exc)
+                    raise
+                with self._lock:
+                    self._job = job
+                    cancel_now = self._cancel_requested
+                if cancel_now:  # cancel() came while submit() ran the statement (or posted it)
+                    job.cancel()
                 result = job.result(deadline.remaining())
             finally:
                 with self._lock:
                     self._job = None
+                    self._running = False
         except th.ThsourcesError as exc:
             raise translate(exc) from exc.__cause__
         self._result = result
@@ -442,12 +487,33 @@ class Cursor:
         )
 
     def cancel(self) -> None:
-        """Cancel the running query's job (from another thread); ``execute`` then raises
-        ``QueryCancelled`` (an OperationalError). Nothing running: nothing happens."""
+        """Cancel the running query (from another thread); ``execute`` then raises
+        ``QueryCancelled`` (an OperationalError). Nothing running: nothing happens.
+
+        Where the source has a job on a server (Redash), the job is cancelled there. Where
+        the source runs the statement inside ``submit()`` (``local``, ``sql``,
+        ``activedata``), nothing can stop it from another thread but its deadline
+        (``timeout``): it runs to its end or its deadline, and ``execute`` then raises
+        ``QueryCancelled`` instead of returning the rows.
+        """
         with self._lock:
             job = self._job
+            if job is None and self._running:
+                self._cancel_requested = True
         if job is not None:
             job.cancel()
+
+    def _raise_if_cancelled(self, exc: th.QueryTimeout) -> None:
+        """A cancel() that came while the deadline stopped the statement wins: the caller
+        asked to stop, and the statement was stopped."""
+        with self._lock:
+            cancelled = self._cancel_requested
+        if cancelled:
+            raise th.QueryCancelled(
+                f"the query was cancelled; source {self.connection.source.name!r} could not "
+                f"stop it before its deadline stopped it ({exc.message})",
+                source=exc.source,
+            ) from exc
 
     def _reset(self) -> None:
         self._result = None
@@ -457,7 +523,7 @@ class Cursor:
 
     # -- fetching -----------------------------------------------------------------------------
 
-    def _rows(self, count: int | None) -> list[tuple[Any, ...]]:
+    def _fetched_result(self) -> Result:
         self._check_open()
         if self._result is None:
             _raise(
@@ -465,7 +531,11 @@ class Cursor:
                 "no result to fetch: call execute() first",
                 ProgrammingError,
             )
-        total = len(self._result)
+        return self._result
+
+    def _rows(self, count: int | None) -> list[tuple[Any, ...]]:
+        result = self._fetched_result()
+        total = len(result)
         stop = total if count is None else min(total, self._position + max(0, count))
         if stop <= self._position:
             return []
@@ -473,10 +543,10 @@ class Cursor:
         if self._position >= self._buffer_start and stop <= buffered_end:
             out = self._buffer[self._position - self._buffer_start : stop - self._buffer_start]
         elif count is None or stop - self._position > _CHUNK:
-            out = python_rows(self._result[self._position : stop])
+            out = python_rows(result[self._position : stop])
         else:
             end = min(total, self._position + _CHUNK)
-            self._buffer = python_rows(self._result[self._position : end])
+            self._buffer = python_rows(result[self._position : end])
             self._buffer_start = self._position
             out = self._buffer[: stop - self._position]
         self._position = stop
@@ -491,6 +561,20 @@ class Cursor:
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         return self._rows(None)
+
+    def fetch_df(self) -> pd.DataFrame:
+        """The rows not fetched yet as the DataFrame ``Result.to_pandas()`` gives (as DuckDB's
+        and ADBC's cursors have it): Arrow columns straight to pandas, no Python rows."""
+        return self._rest().to_pandas()
+
+    def fetch_arrow_table(self) -> pa.Table:
+        """The rows not fetched yet as the Arrow table ``Result.to_arrow()`` gives."""
+        return self._rest().to_arrow()
+
+    def _rest(self) -> Result:
+        result = self._fetched_result()
+        start, self._position = self._position, len(result)
+        return result[start:] if start else result
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         while True:

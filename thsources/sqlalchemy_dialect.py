@@ -19,6 +19,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import default
 from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlalchemy.engine.url import URL
+from sqlalchemy.sql import compiler
 
 from . import dbapi
 from . import errors as th
@@ -40,12 +41,37 @@ _TYPE_PATTERNS: Final[tuple[tuple[re.Pattern[str], type[sqltypes.TypeEngine[Any]
 )
 
 
+_INFORMATION_SCHEMA: Final = {
+    dialect: "SELECT table_name AS table_name, column_name AS column_name, "
+    "data_type AS data_type FROM information_schema.columns "
+    f"WHERE table_schema = {current} ORDER BY table_name, ordinal_position"
+    for dialect, current in (("postgresql", "current_schema()"), ("mysql", "database()"))
+}
+"""The schema listing of the ``sql`` source's databases, which have no ``tables()``."""
+
+
 def _sqlalchemy_type(name: str | None) -> sqltypes.TypeEngine[Any]:
     if name:
         for pattern, cls in _TYPE_PATTERNS:
             if pattern.search(name):
                 return cls()
     return sqltypes.NullType()
+
+
+class _ParsedJSON(sqltypes.JSON):
+    """JSON whose values arrive parsed: the DB-API gives json columns as Python objects
+    (as ``Result.rows()`` does), so SQLAlchemy must not parse them a second time."""
+
+    def result_processor(self, dialect: Any, coltype: object) -> None:
+        return None
+
+
+class _TypeCompiler(compiler.GenericTypeCompiler):
+    """SQLAlchemy's generic type names, plus ``JSON`` (for ``cast(..., JSON)``), which
+    every SQL source here knows (PostgreSQL, DuckDB, MySQL)."""
+
+    def visit_JSON(self, type_: Any, **kw: Any) -> str:
+        return "JSON"
 
 
 def _refuse(message: str) -> NoReturn:
@@ -68,6 +94,8 @@ class ThsourcesDialect(default.DefaultDialect):
     supports_multivalues_insert = False
     postfetch_lastrowid = False
     returns_native_bytes = False
+    colspecs = {sqltypes.JSON: _ParsedJSON}  # noqa: RUF012 (SQLAlchemy reads it per class)
+    type_compiler_cls = _TypeCompiler
 
     @classmethod
     def import_dbapi(cls) -> ModuleType:
@@ -138,7 +166,14 @@ class ThsourcesDialect(default.DefaultDialect):
     def _schema(self, connection: Any) -> list[dict[str, Any]]:
         source = connection.connection.dbapi_connection.source
         try:
-            return source.tables().records()
+            try:
+                return source.tables().records()
+            except th.UnsupportedQuery:
+                listing = _INFORMATION_SCHEMA.get(getattr(source, "dialect", ""))
+                if listing is None or source.kind != "sql":
+                    raise
+                # A database (the sql source) lists its own schema.
+                return source.query(listing).records()
         except th.ThsourcesError as exc:
             raise dbapi.translate(exc) from None
 
