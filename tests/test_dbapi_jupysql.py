@@ -1,7 +1,7 @@
 """The notebook session of docs/dbapi.md, run in an IPython shell with jupysql.
 
-jupysql is not a dependency of thsources: the test runs where it is installed
-(``pip install jupysql``) and is skipped elsewhere.
+jupysql and IPython are in the ``test`` extra, so CI runs this; an environment without them
+skips it.
 """
 
 from __future__ import annotations
