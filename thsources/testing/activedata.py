@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import socket
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final
 
 import duckdb
@@ -37,6 +33,7 @@ from thsources.jx.evaluate import MAX_LIMIT, Evaluator, TableRef
 from thsources.jx.expressions import JXError, sql_literal
 from thsources.jx.fromsql import sql_to_jx
 from thsources.jx.layout import TABLES, table_ref
+from thsources.testing.httpserver import Emulator, LocalServer, Reply, Request, json_or_none
 
 __all__ = ["ActiveDataEmulator", "ActiveDataFaults", "ActiveDataRequest"]
 
@@ -82,39 +79,39 @@ class _BulkJob:
     result: bytes | None = None
 
 
-class ActiveDataEmulator:
+class ActiveDataEmulator(Emulator[ActiveDataRequest]):
     """A running ActiveData look-alike; a context manager, or :meth:`start`/:meth:`stop`.
 
     ``database`` is a DuckDB file with the Treeherder schema (None: the embedded sample).
     """
 
+    name = "ActiveData"
+
     def __init__(
         self, database: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 0
     ) -> None:
         self.database = database
-        self.host = host
-        self.port = port
         self.faults = ActiveDataFaults()
         self.saved: dict[str, str] = {}
-        self._requests: list[ActiveDataRequest] = []
         self._jobs: dict[str, _BulkJob] = {}
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._tables: dict[str, TableRef] = {}
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server = LocalServer(
+            self._serve,
+            _recorded,
+            host=host,
+            port=port,
+            methods=("GET", "POST", "OPTIONS", "HEAD"),
+            server_header=None,
+            name="activedata-http",
+        )
         self._workers: list[threading.Thread] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the emulator is not started")
-        return f"http://{self.host}:{self.port}"
-
     def start(self) -> ActiveDataEmulator:
-        if self._server is not None:
+        if self._server.running:
             return self
         path = self.database
         if path is None:
@@ -125,27 +122,11 @@ class ActiveDataEmulator:
         self._tables = {name: table_ref(self._con, name) for name in TABLES}
         self._tables["meta.columns"] = self._meta_columns()
         self._tables["meta.tables"] = self._meta_tables()
-        server = _Server((self.host, self.port), _Handler)
-        server.emulator = self
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="activedata-http",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._server.stop()
         for t in self._workers:
             t.join(timeout=5)
         self._workers.clear()
@@ -153,41 +134,8 @@ class ActiveDataEmulator:
             self._con.close()
             self._con = None
 
-    def __enter__(self) -> ActiveDataEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def serve_forever(self) -> None:
-        """Serve until Ctrl-C, after printing the URL."""
-        self.start()
-        print(f"ActiveData emulator listening on {self.url}", flush=True)
-        print(f"tables: {', '.join(sorted(self._tables))}", flush=True)
-        print("Press Ctrl-C to stop.", flush=True)
-        try:
-            while self._server is not None:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.stop()
-
-    # -- observability -------------------------------------------------------------------------
-
-    @property
-    def requests(self) -> list[ActiveDataRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._requests.clear()
+    def _banner(self) -> list[str]:
+        return [f"tables: {', '.join(sorted(self._tables))}"]
 
     # -- tables --------------------------------------------------------------------------------
 
@@ -217,7 +165,15 @@ class ActiveDataEmulator:
                 return self.faults.gateway_errors.pop(0)
         return None
 
-    def handle(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> _Reply:
+    def _serve(self, request: Request) -> Reply:
+        try:
+            reply = self.handle(request.method, request.path, request.body, request.raw_headers)
+        except Exception as exc:  # an unexpected failure still answers in the server's shape
+            reply = _error(400, "{{reason}}", {"reason": f"{type(exc).__name__}: {exc}"})
+        headers = [("Access-Control-Allow-Origin", "*")]
+        return Reply(reply.status, reply.body, reply.content_type, headers)
+
+    def handle(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Reply:
         if path.startswith("/find/"):
             return self._find(path[len("/find/") :])
         if path.startswith("/results/"):
@@ -226,13 +182,13 @@ class ActiveDataEmulator:
         is_sql = path in ("/sql", "/sql/")
         if not (is_query or is_sql):
             if method in ("OPTIONS", "HEAD"):
-                return _Reply(200, b"", "text/html")
-            return _Reply(200, _HTML_400.replace(b"400", b"200"), "text/html")
+                return Reply(200, b"", "text/html")
+            return Reply(200, _HTML_400.replace(b"400", b"200"), "text/html")
         status = self._take_gateway_error()
         if status is not None:
-            return _Reply(status, b"<html><body>Bad Gateway</body></html>", "text/html")
+            return Reply(status, b"<html><body>Bad Gateway</body></html>", "text/html")
         if not body:
-            return _Reply(400, _HTML_400, "text/html")
+            return Reply(400, _HTML_400, "text/html")
         if len(body) > QUERY_SIZE_LIMIT:
             if is_sql:
                 return _error(400, "Query is too large to parse")
@@ -254,7 +210,7 @@ class ActiveDataEmulator:
                 cause=_cause(exc),
             )
 
-    def _query(self, doc: Any, started: float) -> _Reply:
+    def _query(self, doc: Any, started: float) -> Reply:
         if not isinstance(doc, Mapping):
             raise JXError("Expecting a JSON object as the query")
         if "tuple" in doc:
@@ -281,7 +237,7 @@ class ActiveDataEmulator:
         query = {k: v for k, v in query.items() if k not in ("meta", "destination")}
         return self._evaluator().run(query)
 
-    def _sql(self, doc: Any, started: float) -> _Reply:
+    def _sql(self, doc: Any, started: float) -> Reply:
         if not isinstance(doc, Mapping) or not isinstance(doc.get("sql"), str):
             raise JXError('Expecting {"sql": "<text>"}')
         jx = sql_to_jx(doc["sql"])
@@ -303,12 +259,12 @@ class ActiveDataEmulator:
                     return code
                 digest = hashlib.sha1(digest).digest()  # a collision: hash again
 
-    def _find(self, code: str) -> _Reply:
+    def _find(self, code: str) -> Reply:
         with self._lock:
             text = self.saved.get(code)
         if text is None:
             return _json(404, {"type": "ERROR", "template": "not found"})
-        return _Reply(200, text.encode(), "application/json")
+        return Reply(200, text.encode(), "application/json")
 
     # -- bulk mode ------------------------------------------------------------------------------
 
@@ -327,7 +283,7 @@ class ActiveDataEmulator:
         g = items[0]
         return isinstance(g, str) or (isinstance(g, Mapping) and isinstance(g.get("value"), str))
 
-    def _start_bulk(self, query: dict[str, Any]) -> _Reply:
+    def _start_bulk(self, query: dict[str, Any]) -> Reply:
         guid = uuid.uuid4().hex
         limit = int(query.get("limit") or MAX_LIMIT)
         job = _BulkJob(guid, {"status": "starting", "ok": True, "start_time": time.time()})
@@ -383,7 +339,7 @@ class ActiveDataEmulator:
                 "end_time": time.time(),
             }
 
-    def _bulk_file(self, name: str) -> _Reply:
+    def _bulk_file(self, name: str) -> Reply:
         status_doc = name.endswith(".status.json")
         guid = name.removesuffix(".status.json").removesuffix(".json")
         with self._lock:
@@ -397,30 +353,23 @@ class ActiveDataEmulator:
                 text = orjson.dumps(job.status)
                 if self.faults.status_partial > 0:
                     self.faults.status_partial -= 1
-                    return _Reply(200, text[: len(text) // 2], "application/json")
-                return _Reply(200, text, "application/json")
+                    return Reply(200, text[: len(text) // 2], "application/json")
+                return Reply(200, text, "application/json")
             if job.result is None:
                 return _s3_denied()
-            return _Reply(200, job.result, "application/json")
+            return Reply(200, job.result, "application/json")
 
 
 # -- replies ----------------------------------------------------------------------------------
 
 
-@dataclass
-class _Reply:
-    status: int
-    body: bytes
-    content_type: str
+def _json(status: int, doc: Any) -> Reply:
+    return Reply(status, orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS), "application/json")
 
 
-def _json(status: int, doc: Any) -> _Reply:
-    return _Reply(status, orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS), "application/json")
-
-
-def _s3_denied() -> _Reply:
+def _s3_denied() -> Reply:
     body = b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code></Error>'
-    return _Reply(403, body, "application/xml")
+    return Reply(403, body, "application/xml")
 
 
 def _timing(started: float) -> dict[str, float]:
@@ -441,7 +390,7 @@ def _error(
     template: str,
     params: Mapping[str, Any] | None = None,
     cause: Mapping[str, Any] | None = None,
-) -> _Reply:
+) -> Reply:
     doc: dict[str, Any] = {
         "context": "ERROR",
         "template": template,
@@ -470,53 +419,5 @@ def _jx_type(duck: str) -> str:
     return "string"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    emulator: ActiveDataEmulator
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the request log is ``emulator.requests``."""
-
-    def _handle(self) -> None:
-        emulator = self.server.emulator
-        path = self.path.partition("?")[0]
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        try:
-            parsed = orjson.loads(body) if body else None
-        except orjson.JSONDecodeError:
-            parsed = None
-        record = ActiveDataRequest(self.command, path, body, parsed)
-        with emulator._lock:
-            emulator._requests.append(record)
-        try:
-            reply = emulator.handle(self.command, path, body, dict(self.headers.items()))
-        except Exception as exc:  # an unexpected failure still answers in the server's shape
-            reply = _error(400, "{{reason}}", {"reason": f"{type(exc).__name__}: {exc}"})
-        record.status = reply.status
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.send_header("Access-Control-Allow-Origin", "*")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body)
-
-    do_GET = _handle
-    do_POST = _handle
-    do_OPTIONS = _handle
-    do_HEAD = _handle
+def _recorded(request: Request) -> ActiveDataRequest:
+    return ActiveDataRequest(request.method, request.path, request.body, json_or_none(request.body))

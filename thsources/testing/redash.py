@@ -16,32 +16,25 @@ PostgreSQL or MySQL/MariaDB database instead, as the real runners do (``redash_e
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import datetime as dt
 import importlib
 import itertools
 import queue
-import socket
-import ssl
-import struct
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final
-from urllib.parse import parse_qs
 
 import duckdb
 import orjson
 
 from thsources.errors import SourceUnavailable
 from thsources.testing import redash_api, redash_bigquery
+from thsources.testing.httpserver import Emulator, LocalServer, Reply, Request, json_or_none
 from thsources.testing.redash_executors import (
     DuckDBExecutor,
     DuckDBInstance,
@@ -143,7 +136,7 @@ class _Result:
         return self._data
 
 
-class RedashEmulator:
+class RedashEmulator(Emulator[RecordedRequest]):
     """A running Redash look-alike; use as a context manager or with :meth:`start`/:meth:`stop`.
 
     ``database`` is a DuckDB file served read-only (None: the embedded Treeherder sample from
@@ -155,6 +148,8 @@ class RedashEmulator:
     ``mysql://...``) runs the default data source's jobs on that database instead; its type
     (``pg`` or ``mysql``) follows the URL.
     """
+
+    name = "Redash"
 
     def __init__(
         self,
@@ -182,10 +177,6 @@ class RedashEmulator:
                 "one its own DataSource(url=...)"
             )
         self.database = database
-        self.host = host
-        self.port = port
-        #: ``(certfile, keyfile)`` to serve HTTPS instead of HTTP (e.g. a self-signed pair).
-        self.tls = tls
         user_list = (
             list(users) if users is not None else [User(api_key=api_key or generate_token())]
         )
@@ -223,11 +214,18 @@ class RedashEmulator:
         self.jobs_created = 0
         #: Times the web server was restarted with :meth:`restart_web`.
         self.web_restarts = 0
-        self._web_down = False
-        self._http_lock = threading.Lock()
         self._schemas: dict[int, list[dict[str, Any]]] = {}
 
-        self._requests: list[RecordedRequest] = []
+        self._server = LocalServer(
+            self._answer,
+            _recorded,
+            host=host,
+            port=port,
+            tls=tls,
+            methods=("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"),
+            on_error=lambda request: redash_api.internal_error(),  # as from Flask
+            name="redash-http",
+        )
         self._jobs: dict[str, _Job] = {}
         self._merge_locks: dict[tuple[int, str], str] = {}
         self._results: dict[int, _Result] = {}
@@ -236,8 +234,6 @@ class RedashEmulator:
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._server: _Server | None = None
-        self._server_thread: threading.Thread | None = None
         self._aliases: dict[str, str] = {}
 
     # ------------------------------------------------------------------ lifecycle
@@ -248,19 +244,13 @@ class RedashEmulator:
         return self.users[0].api_key
 
     @property
-    def url(self) -> str:
-        """Base URL without a trailing slash, e.g. ``http://127.0.0.1:54321``."""
-        if self._server is None and not self._web_down:
-            raise RuntimeError("the emulator is not started")
-        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
+    def tls(self) -> tuple[str | Path, str | Path] | None:
+        """``(certfile, keyfile)`` to serve HTTPS instead of HTTP (e.g. a self-signed pair)."""
+        return self._server.tls
 
     def start(self) -> RedashEmulator:
         """Open the database, start the workers and the HTTP server; returns self."""
-        if self._server is not None:
+        if self._server.running:
             return self
         self._stopping.clear()
         self._check_databases()
@@ -279,44 +269,8 @@ class RedashEmulator:
             )
             t.start()
             self._threads.append(t)
-        self._start_http()
+        self._server.start()
         return self
-
-    def _start_http(self) -> None:
-        with self._http_lock:
-            if self._server is None:
-                self._start_http_locked()
-
-    def _start_http_locked(self) -> None:
-        server = _Server((self.host, self.port), _Handler)
-        server.emulator = self
-        if self.tls is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
-            server.socket = context.wrap_socket(server.socket, server_side=True)
-        self.port = server.server_address[1]
-        self._server_thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="redash-http",
-            daemon=True,
-        )
-        self._server = server
-        self._server_thread.start()
-
-    def _stop_http(self) -> None:
-        with self._http_lock:
-            self._stop_http_locked()
-
-    def _stop_http_locked(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-            server.drop_connections()
-        if self._server_thread is not None:
-            self._server_thread.join(timeout=5)
-            self._server_thread = None
 
     def restart_web(self, down: float) -> threading.Thread:
         """Restart the web server: no listener for ``down`` seconds, then the same port again.
@@ -325,29 +279,15 @@ class RedashEmulator:
         workers go on running jobs and caching results. Returns at once; the returned thread
         brings the listener back (join it to wait for that).
         """
-        if self._server is None:
-            raise RuntimeError("the emulator is not started")
+        thread = self._server.restart(down)
         with self._lock:
             self.web_restarts += 1
-            self._web_down = True
-        self._stop_http()
-
-        def back() -> None:
-            if not self._stopping.wait(down):
-                with self._http_lock:
-                    if not self._stopping.is_set():
-                        self._start_http_locked()
-            with self._lock:
-                self._web_down = False
-
-        thread = threading.Thread(target=back, name="redash-http-restart", daemon=True)
-        thread.start()
         return thread
 
     def stop(self) -> None:
         """Stop serving, cancel running work and close the database (idempotent)."""
         self._stopping.set()
-        self._stop_http()
+        self._server.stop()
         with self._lock:
             interrupts = [j.interrupt for j in self._jobs.values() if j.interrupt is not None]
         for interrupt in interrupts:
@@ -366,32 +306,11 @@ class RedashEmulator:
                     job.cancelled = True
                     job.state = "cancelled"
 
-    def __enter__(self) -> RedashEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def serve_forever(self) -> None:
-        """Serve until Ctrl-C, after printing the URL and a user API key."""
-        self.start()
-        print(f"Redash emulator listening on {self.url}", flush=True)
-        print(f"API key: {self.api_key}", flush=True)
-        for ds in self.data_sources.values():
-            print(f"data source {ds.id}: {ds.name} ({ds.type})", flush=True)
-        print("Press Ctrl-C to stop.", flush=True)
-        try:
-            while not self._stopping.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.stop()
+    def _banner(self) -> list[str]:
+        sources = self.data_sources.values()
+        return [f"API key: {self.api_key}"] + [
+            f"data source {ds.id}: {ds.name} ({ds.type})" for ds in sources
+        ]
 
     # ------------------------------------------------------------------ configuration
 
@@ -406,16 +325,6 @@ class RedashEmulator:
         return query
 
     # ------------------------------------------------------------------ observability
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, oldest first (a copy)."""
-        with self._lock:
-            return list(self._requests)
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._requests.clear()
 
     @property
     def jobs(self) -> dict[str, JobState]:
@@ -466,9 +375,16 @@ class RedashEmulator:
 
     # ------------------------------------------------------------------ internals used by the API
 
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
+    def _answer(self, request: Request) -> Reply:
+        """HTTP-level faults first (they hit any request), then the API."""
+        fault = redash_api.http_fault(self, request.method, request.path)
+        if fault == "reset":
+            return Reply(0, b"", reset=True)
+        if fault == "slow":
+            time.sleep(max(0.0, self.faults.slow_seconds))
+        if fault in ("html_200", "html_502"):
+            return redash_api.html_fault_reply(fault)
+        return redash_api.handle(self, request)
 
     def _user_by_key(self, key: str) -> User | None:
         for user in self.users:
@@ -910,125 +826,14 @@ class _WorkerState:
             self.duckdb = None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    emulator: RedashEmulator
-
-    def server_activate(self) -> None:
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().server_activate()
-
-    def drop_connections(self) -> None:
-        """Close the kept-alive connections too, as a web server's restart does."""
-        with self.connections_lock:
-            connections, self.connections = list(self.connections), set()
-        for connection in connections:
-            with contextlib.suppress(OSError):  # the client may have gone already
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up (e.g. after a timeout) is not worth a traceback."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Reads a request, records it, applies HTTP-level faults, then lets the API answer."""
-
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-        # Headers and body go out in separate writes: without this, Nagle's algorithm and the
-        # client's delayed ACK add 40 ms to every answer.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        super().finish()
-
-    def version_string(self) -> str:
-        return "gunicorn"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the emulator's request log is ``emulator.requests``."""
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _handle(self) -> None:
-        emulator = self.server.emulator
-        path, _, query = self.path.partition("?")
-        body = self._read_body()
-        try:
-            parsed: Any = orjson.loads(body) if body else None
-        except orjson.JSONDecodeError:
-            parsed = None
-        record = RecordedRequest(
-            method=self.command,
-            path=path,
-            query=query,
-            params=parse_qs(query, keep_blank_values=True),
-            headers=dict(self.headers.items()),
-            json=parsed,
-            body=body,
-            time=time.time(),
-        )
-        emulator._record(record)
-        fault = redash_api.http_fault(emulator, self.command, path)
-        if fault == "reset":
-            record.status = 0
-            self.close_connection = True
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            return
-        if fault == "slow":
-            time.sleep(max(0.0, emulator.faults.slow_seconds))
-        request = redash_api.Request(
-            method=self.command,
-            path=path,
-            query=query,
-            args=record.params,
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=body,
-        )
-        if fault in ("html_200", "html_502"):
-            reply = redash_api.html_fault_reply(fault)
-        else:
-            try:
-                reply = redash_api.handle(emulator, request)
-            except Exception:  # an unhandled error is a 500, as from Flask
-                reply = redash_api.internal_error()
-        record.status = reply.status
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body)
-
-    do_GET = _handle
-    do_POST = _handle
-    do_PUT = _handle
-    do_PATCH = _handle
-    do_DELETE = _handle
-    do_HEAD = _handle
-    do_OPTIONS = _handle
+def _recorded(request: Request) -> RecordedRequest:
+    return RecordedRequest(
+        method=request.method,
+        path=request.path,
+        query=request.query,
+        params=request.args,
+        headers=request.raw_headers,
+        json=json_or_none(request.body),
+        body=request.body,
+        time=request.received,
+    )

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 import orjson
 
+from thsources.testing.httpserver import Reply, Request
 from thsources.testing.redash_model import DataSource, SavedQuery, User, iso_utc
 from thsources.testing.redash_mustache import MustacheError
 from thsources.testing.redash_params import (
@@ -72,28 +73,6 @@ METHOD_NOT_ALLOWED_PAGE: Final = (
     b"<h1>Method Not Allowed</h1>\n<p>The method is not allowed for the requested URL.</p>\n"
 )
 HTML: Final = "text/html; charset=utf-8"
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: str
-    args: dict[str, list[str]]
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-
-    def arg(self, name: str) -> str | None:
-        values = self.args.get(name)
-        return values[0] if values else None
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -529,7 +508,7 @@ def _get_query(emulator: RedashEmulator, request: Request, who: _Principal, p: _
 
 
 def _int_arg(request: Request, name: str, default: int) -> int:
-    value = request.arg(name)
+    value = request.first(name)
     try:
         return int(value) if value is not None else default
     except ValueError:
@@ -544,7 +523,7 @@ _ORDERS: Final[dict[str, Callable[[SavedQuery], Any]]] = {
 
 def _list_queries(emulator: RedashEmulator, request: Request, who: _Principal, p: _Params) -> Reply:
     queries = [q for q in emulator.saved_queries.values() if not q.is_archived]
-    term = (request.arg("q") or "").strip().lower()
+    term = (request.first("q") or "").strip().lower()
     if term:
 
         def matches(q: SavedQuery) -> bool:
@@ -555,7 +534,7 @@ def _list_queries(emulator: RedashEmulator, request: Request, who: _Principal, p
     tags = request.args.get("tags") or []
     if tags:
         queries = [q for q in queries if set(tags) <= set(q.tags)]
-    order = (request.arg("order") or "").strip()
+    order = (request.first("order") or "").strip()
     key = _ORDERS.get(order.lstrip("-"))
     if key is None:
         order, key = "-created_at", _ORDERS["created_at"]

@@ -18,12 +18,11 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final
 
 import orjson
 
-from thsources.testing.httpserver import LocalServer, Recorded, Reply, Request
+from thsources.testing.httpserver import Emulator, LocalServer, Recorded, Reply, Request
 from thsources.testing.treeherder_data import ApiError, TreeherderData
 
 __all__ = ["DISALLOWED_USER_AGENTS", "TreeherderEmulator", "TreeherderFaults"]
@@ -57,7 +56,7 @@ class TreeherderFaults:
     only_path: str | None = None
 
 
-class TreeherderEmulator:
+class TreeherderEmulator(Emulator[Recorded]):
     """A running Treeherder look-alike; a context manager, or :meth:`start` / :meth:`stop`.
 
     ``database`` is a DuckDB file of Treeherder tables (None: the embedded sample).
@@ -66,6 +65,8 @@ class TreeherderEmulator:
     timestamp must handle ties. ``shuffle_unordered=False`` makes the deprecated project jobs
     endpoint return one stable order. ``now`` fixes the clock running jobs' durations use.
     """
+
+    name = "Treeherder"
 
     def __init__(
         self,
@@ -85,7 +86,9 @@ class TreeherderEmulator:
         self.now = now
         self.faults = TreeherderFaults()
         self._lock = threading.Lock()
-        self._server = LocalServer(self._answer, host=host, port=port)
+        self._server = LocalServer(
+            self._answer, Recorded.of, host=host, port=port, name="treeherder-http"
+        )
         self._data: TreeherderData | None = None
         self._routes: list[tuple[re.Pattern[str], Any]] = [
             (re.compile(p + "$"), h)
@@ -122,15 +125,6 @@ class TreeherderEmulator:
 
     # ------------------------------------------------------------------ lifecycle
 
-    @property
-    def url(self) -> str:
-        """Base URL without a trailing slash, e.g. ``http://127.0.0.1:54321``."""
-        return self._server.url
-
-    @property
-    def running(self) -> bool:
-        return self._server.running
-
     def start(self) -> TreeherderEmulator:
         if self._server.running:
             return self
@@ -153,39 +147,6 @@ class TreeherderEmulator:
         if self._data is not None:
             self._data.close()
             self._data = None
-
-    def __enter__(self) -> TreeherderEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def serve_forever(self) -> None:
-        """Serve until Ctrl-C, after printing the URL."""
-        self.start()
-        print(f"Treeherder emulator listening on {self.url}", flush=True)
-        print("Press Ctrl-C to stop.", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.stop()
-
-    # ------------------------------------------------------------------ observability
-
-    @property
-    def requests(self) -> list[Recorded]:
-        """Every request received so far, oldest first (a copy)."""
-        return self._server.requests
-
-    def clear_requests(self) -> None:
-        self._server.clear_requests()
 
     # ------------------------------------------------------------------ answering
 
