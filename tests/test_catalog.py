@@ -307,7 +307,8 @@ def test_describe_params() -> None:
 
 
 def test_queries_are_installed_by_a_plain_pip_install(tmp_path: Path) -> None:
-    """A non-editable install carries queries/ as thsources._queries."""
+    """A non-editable install carries queries/ as thsources._queries, and the command (the
+    thsources.cli package) that lists them."""
     # Build from a copy: setuptools writes build/ and *.egg-info/ next to the sources.
     checkout = Path(__file__).resolve().parents[1]
     before = sorted(os.listdir(checkout))
@@ -338,8 +339,11 @@ def test_queries_are_installed_by_a_plain_pip_install(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     code = (
-        "import thsources, thsources.catalog as c; "
+        "import thsources, thsources.catalog as c, thsources.cli as cli; "
         f"assert thsources.__file__.startswith({str(target)!r}), thsources.__file__; "
+        # a subpackage missing from the install would be found in this checkout instead
+        # (through the editable install's finder): say where it came from
+        f"assert cli.__file__.startswith({str(target)!r}), cli.__file__; "
         "print(' '.join(q.name for q in c.list_queries()))"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
@@ -353,6 +357,15 @@ def test_queries_are_installed_by_a_plain_pip_install(tmp_path: Path) -> None:
         check=True,
     )
     assert out.stdout.split() == SHIPPED
+    command = subprocess.run(
+        [sys.executable, "-m", "thsources", "queries"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert (command.returncode, command.stderr) == (0, "")
+    assert [line for line in command.stdout.splitlines() if not line[0].isspace()] == SHIPPED
     assert sorted(os.listdir(checkout)) == before  # no build/ nor *.egg-info/ left behind
 
 

@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 from typing import Final, TextIO
 
-from .catalog import bind_params, get
-from .errors import ConfigError, ParameterError, ThsourcesError, exit_code_for
-from .many import Query, run_many
-from .output import (
+from ..catalog import bind_params, get
+from ..errors import ConfigError, ParameterError, ThsourcesError, exit_code_for
+from ..many import Query, run_many
+from ..output import (
     STDOUT,
     TABLE_MAX_ROWS_TTY,
     check_writable,
@@ -32,7 +32,10 @@ from .output import (
     write_result,
     write_tagged_jsonl,
 )
-from .result import Result
+from ..result import Result
+from .connect import connect_source
+from .console import one_line
+from .inputs import params
 
 __all__ = ["run_several"]
 
@@ -113,19 +116,17 @@ def _targets(names: list[str], args: argparse.Namespace, stdout: TextIO) -> tupl
 
 def run_several(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Run ``args.name`` (several) on one source; the exit code of the first failure, or 0."""
-    from .cli import _connect, _params, one_line
-
     names: list[str] = list(args.name)
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ParameterError(f"the query {twice[0]!r} is named twice; name each query once")
-    per_query = {n: _params(pairs) for n, pairs in _split_params(names, args.param).items()}
+    per_query = {n: params(pairs) for n, pairs in _split_params(names, args.param).items()}
     for n in names:
         bind_params(get(n), per_query[n])  # a wrong parameter is refused before any query runs
     kind, target = _targets(names, args, stdout)
     collected: list[tuple[str, Result]] = []
     first: ThsourcesError | None = None
-    with _connect(args, stderr) as source:
+    with connect_source(args, stderr) as source:
         queries = [Query(n, per_query[n], source=source) for n in names]
         batch = run_many(queries, timeout=args.timeout, max_age=args.max_age)
         with batch:
