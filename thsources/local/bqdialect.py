@@ -10,12 +10,22 @@ settings for the Treeherder data source beside it, see :data:`.pgdialect.SETTING
 
 - ``/`` always divides as floats (the connection truncates integer division);
 - ``ORDER BY`` puts NULLs first ascending and last descending, as BigQuery does;
-- ``DATE_SUB``/``DATE_ADD`` give a DATE (DuckDB's date minus interval is a timestamp);
+- ``DATE_SUB``/``DATE_ADD``/``DATE_TRUNC`` give a DATE (DuckDB's are timestamps). They are
+  meant for DATE values: given a TIMESTAMP, BigQuery's recent releases answer a TIMESTAMP and
+  this still a DATE (TIMESTAMP_TRUNC is not run here);
 - ``EXTRACT(DAYOFWEEK ...)`` counts Sunday as 1;
 - unnamed output columns are named as BigQuery names them: a column (or a struct field)
   by its last name, anything else ``f0_``, ``f1_``...;
 - the project part of a table name (``moz-fx-data-shared-prod``, ``mozdata``) is dropped, so
-  ``dataset.table`` is looked up in the served file.
+  ``dataset.table`` is looked up in the served file;
+- a number written with a point or an exponent is a FLOAT64 (DuckDB would make it a DECIMAL),
+  and NUMERIC is DuckDB's ``DECIMAL(38, 9)``, BigQuery's precision and scale.
+
+Only the functions of :data:`FUNCTIONS` run (with the date parts of :data:`UNITS`), and casts
+only to the types of :data:`TYPES`: each is answered by a query of the BigQuery corpus
+(``tests/bigquery_corpus``) exactly as BigQuery answers it. Anything else is refused with
+:class:`~thsources.errors.UnsupportedQuery` naming it, rather than given DuckDB's answer to
+whatever sqlglot made of it.
 """
 
 from __future__ import annotations
@@ -30,13 +40,81 @@ from sqlglot.dialects.duckdb import DuckDB
 from ..errors import UnsupportedQuery
 from .sqlcommon import parse, refuse_writes, single
 
-__all__ = ["PROJECTS", "translate"]
+__all__ = ["FUNCTIONS", "PROJECTS", "TYPES", "UNITS", "translate"]
 
 #: Projects whose datasets the served file holds: Mozilla's shared production project and
 #: ``mozdata``, the project analysts query it through.
 PROJECTS: Final = frozenset({"moz-fx-data-shared-prod", "mozdata"})
 
 _WHO: Final = "the telemetry data source"
+
+#: The BigQuery functions answered as BigQuery answers them (sqlglot's node -> BigQuery's
+#: name), each run by a query of the BigQuery corpus. ``CASE``, ``IF`` and the operators
+#: (``AND``, ``IN``, ``LIKE``, ``||``...) are not functions here and always run.
+FUNCTIONS: Final[dict[type[exp.Expr], str]] = {
+    exp.AnyValue: "ANY_VALUE",
+    exp.Array: "ARRAY",  # [...] literals
+    exp.Avg: "AVG",
+    exp.Cast: "CAST",
+    exp.Coalesce: "COALESCE",  # and IFNULL
+    exp.Concat: "CONCAT",
+    exp.Count: "COUNT",
+    exp.CountIf: "COUNTIF",
+    exp.Date: "DATE",
+    exp.DateAdd: "DATE_ADD",
+    exp.DateDiff: "DATE_DIFF",
+    exp.DateSub: "DATE_SUB",
+    exp.DateTrunc: "DATE_TRUNC",
+    exp.Extract: "EXTRACT",
+    exp.Lag: "LAG",
+    exp.Lower: "LOWER",
+    exp.Max: "MAX",
+    exp.Min: "MIN",
+    exp.RegexpExtract: "REGEXP_EXTRACT",
+    exp.Round: "ROUND",
+    exp.RowNumber: "ROW_NUMBER",
+    exp.SafeDivide: "SAFE_DIVIDE",
+    exp.Split: "SPLIT",
+    exp.StartsWith: "STARTS_WITH",
+    exp.StrToTime: "PARSE_TIMESTAMP",
+    exp.Struct: "STRUCT",
+    exp.Sum: "SUM",
+    exp.TimeToStr: "FORMAT_DATE",
+    exp.Timestamp: "TIMESTAMP",
+    exp.TimestampDiff: "TIMESTAMP_DIFF",
+    exp.TryCast: "SAFE_CAST",
+    exp.TsOrDsToDate: "DATE",
+    exp.Unnest: "UNNEST",
+    exp.Upper: "UPPER",
+}
+
+#: The date parts each function takes here (others count or cut differently in DuckDB, as
+#: ``EXTRACT(WEEK ...)``, which starts weeks on Monday).
+UNITS: Final[dict[type[exp.Expr], frozenset[str]]] = {
+    exp.DateAdd: frozenset({"DAY", "WEEK"}),
+    exp.DateDiff: frozenset({"DAY"}),
+    exp.DateSub: frozenset({"DAY", "WEEK"}),
+    exp.DateTrunc: frozenset({"MONTH", "WEEK"}),
+    exp.Extract: frozenset({"DAYOFWEEK", "YEAR", "MONTH", "DAY"}),
+    exp.TimestampDiff: frozenset({"HOUR"}),
+}
+
+#: Types a CAST, SAFE_CAST or typed literal may name (BigQuery's names). DATETIME is not one:
+#: DuckDB's timestamp stands for BigQuery's TIMESTAMP here, so it would come back as one.
+TYPES: Final[dict[exp.DType, str]] = {
+    exp.DType.BIGINT: "INT64",
+    exp.DType.DOUBLE: "FLOAT64",
+    exp.DType.TEXT: "STRING",
+    exp.DType.BOOLEAN: "BOOL",
+    exp.DType.DATE: "DATE",
+    exp.DType.TIMESTAMPTZ: "TIMESTAMP",
+    exp.DType.DECIMAL: "NUMERIC",
+}
+
+_NOT_LISTED: Final = (
+    "it is not among the BigQuery functions the emulator answers exactly as BigQuery does "
+    "(listed in docs/redash.md)"
+)
 
 
 class _DuckDB(DuckDB):
@@ -53,8 +131,68 @@ def _float_div(left: exp.Expr, right: exp.Expr) -> exp.Expr:
     return exp.Div(this=exp.cast(left, "DOUBLE"), expression=right)
 
 
+def _function_name(node: exp.Expr) -> str:
+    """The name the query wrote the function with (a UDF's whole dotted path)."""
+    if isinstance(node, exp.Anonymous):
+        name = str(node.name)
+        parent = node.parent
+        while isinstance(parent, exp.Dot) and parent.expression is node:
+            name = f"{parent.this.sql('bigquery')}.{name}"
+            node, parent = parent, parent.parent
+        return name
+    if isinstance(node, exp.SafeFunc):
+        return f"SAFE.{_function_name(node.this)}"
+    return node.sql("bigquery").split("(", 1)[0].strip().upper()
+
+
+def _unit(node: exp.Expr) -> str:
+    unit = node.this if isinstance(node, exp.Extract) else node.args.get("unit")
+    if isinstance(unit, exp.WeekStart):
+        return "WEEK" if unit.name.upper() == "SUNDAY" else f"WEEK({unit.name.upper()})"
+    return unit.name.upper() if unit is not None else "DAY"
+
+
+def _check(tree: exp.Expr) -> None:
+    """Refuse any function, date part or type not known to be answered as BigQuery does."""
+    for node in tree.walk():
+        kind = type(node)
+        if isinstance(node, exp.DataType) and isinstance(node.parent, exp.Cast | exp.TryCast):
+            if node.this not in TYPES:
+                raise UnsupportedQuery(
+                    f"{_WHO} does not run a cast to {node.sql('bigquery')}: the types it "
+                    f"answers as BigQuery does are {', '.join(TYPES.values())}"
+                )
+            continue
+        if not isinstance(node, exp.Func) or isinstance(node, exp.Connector | exp.Case | exp.If):
+            continue
+        if isinstance(node, exp.WeekStart) and isinstance(node.parent, exp.DateTrunc):
+            continue  # DATE_TRUNC's WEEK part, checked with it
+        if isinstance(node, exp.Array) and any(isinstance(e, exp.Query) for e in node.expressions):
+            raise UnsupportedQuery(f"{_WHO} does not run ARRAY(subquery): {_NOT_LISTED}")
+        if kind not in FUNCTIONS:
+            raise UnsupportedQuery(
+                f"{_WHO} does not run the function {_function_name(node)}: {_NOT_LISTED}"
+            )
+        units = UNITS.get(kind)
+        if units is not None and _unit(node) not in units:
+            raise UnsupportedQuery(
+                f"{_WHO} does not run {FUNCTIONS[kind]} with the part {_unit(node)}: "
+                f"it answers as BigQuery does with {', '.join(sorted(units))}"
+            )
+
+
 def _rewrite(tree: exp.Expr) -> exp.Expr:
     def fix(node: exp.Expr) -> exp.Expr:
+        if (
+            isinstance(node, exp.Literal)
+            and not node.is_string
+            and any(c in node.this for c in ".eE")
+            and not node.meta.get("thsources_done")
+        ):
+            node.meta["thsources_done"] = True
+            return exp.cast(node, "DOUBLE")  # BigQuery's 1.5 is a FLOAT64
+        if isinstance(node, exp.DataType) and node.this == exp.DType.DECIMAL:
+            return exp.DataType.build("DECIMAL(38, 9)")
         if isinstance(node, exp.Table):
             catalog = node.args.get("catalog")
             if catalog is not None:
@@ -78,8 +216,8 @@ def _rewrite(tree: exp.Expr) -> exp.Expr:
             )
         if isinstance(node, exp.Div):
             return _float_div(node.this, node.expression)
-        if isinstance(node, exp.DateSub | exp.DateAdd):
-            return exp.cast(node, "DATE")
+        if isinstance(node, exp.DateSub | exp.DateAdd | exp.DateTrunc):
+            return exp.cast(node, "DATE")  # DuckDB's are timestamps
         if (
             isinstance(node, exp.Extract)
             and node.this.name.upper() == "DAYOFWEEK"
@@ -126,4 +264,5 @@ def translate(sql: str) -> str:
     refuse_writes(tree, _WHO)
     if not isinstance(tree, exp.Query):
         raise UnsupportedQuery(f"{_WHO} does not run {first_word}: only SELECT queries run here")
+    _check(tree)
     return _WRITE.generate(_rewrite(tree), copy=False)
