@@ -164,6 +164,14 @@ def test_the_schema_lists_field_paths_as_the_bigquery_runner(telemetry: RedashSo
         ("SELECT DATE_TRUNC(submission_date, WEEK(MONDAY)) FROM telemetry.error_aggregates",
          "the telemetry data source does not run DATE_TRUNC with the part WEEK(MONDAY): it "
          "answers as BigQuery does with MONTH, WEEK"),
+        # Casts DuckDB would answer otherwise fail as BigQuery's do, or are refused.
+        ("SELECT CAST('2.5' AS INT64) AS n", "Bad int64 value: 2.5"),
+        ("SELECT CAST('yes' AS BOOL) AS b", "Bad bool value: yes"),
+        ("SELECT CAST('0x1F' AS INT64) AS n",
+         "the telemetry data source does not run a cast to INT64 of a hexadecimal text"),
+        ("SELECT CAST(SUM(usage_hours) AS STRING) FROM telemetry.error_aggregates",
+         "the telemetry data source does not run a cast to STRING of a DOUBLE value: BigQuery "
+         "converts it otherwise"),
         ("SELECT CAST(build_id AS DATETIME) FROM telemetry.error_aggregates",
          "the telemetry data source does not run a cast to DATETIME: the types it answers as "
          "BigQuery does are INT64, FLOAT64, STRING, BOOL, DATE, TIMESTAMP, NUMERIC"),

@@ -19,7 +19,11 @@ settings for the Treeherder data source beside it, see :data:`.pgdialect.SETTING
 - the project part of a table name (``moz-fx-data-shared-prod``, ``mozdata``) is dropped, so
   ``dataset.table`` is looked up in the served file;
 - a number written with a point or an exponent is a FLOAT64 (DuckDB would make it a DECIMAL),
-  and NUMERIC is DuckDB's ``DECIMAL(38, 9)``, BigQuery's precision and scale.
+  and NUMERIC is DuckDB's ``DECIMAL(38, 9)``, BigQuery's precision and scale;
+- casts to INT64, STRING and BOOL convert as BigQuery's do, by the value's type: a FLOAT64
+  rounds half away from zero, a text must be an integer or ``true``/``false`` (else
+  ``Bad int64 value: ...``, or NULL for SAFE_CAST), and what BigQuery writes otherwise than
+  DuckDB (a FLOAT64, NUMERIC or timestamp as STRING) is refused when the query runs.
 
 Only the functions of :data:`FUNCTIONS` run (with the date parts of :data:`UNITS`), and casts
 only to the types of :data:`TYPES`: each is answered by a query of the BigQuery corpus
@@ -33,6 +37,7 @@ from __future__ import annotations
 import functools
 from typing import Final
 
+import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.bigquery import BigQuery
 from sqlglot.dialects.duckdb import DuckDB
@@ -181,16 +186,78 @@ def _check(tree: exp.Expr) -> None:
             )
 
 
+_FLOATS: Final = "('DOUBLE', 'FLOAT')"
+_EXACT_TEXT: Final = (
+    "('VARCHAR', 'BIGINT', 'INTEGER', 'HUGEINT', 'SMALLINT', 'TINYINT', 'BOOLEAN', 'DATE', "
+    "'\"NULL\"')"
+)
+_REFUSED_CAST: Final = (
+    f"error('{_WHO} does not run a cast to {{0}} of a ' || typeof(__x) || ' value: "
+    "BigQuery converts it otherwise')"
+)
+
+#: DuckDB SQL for BigQuery's CAST(__x AS type), by the value's type (``typeof`` is known when
+#: the query is planned): where DuckDB converts otherwise, it is done BigQuery's way or refused.
+#: ``{cast}`` is CAST or TRY_CAST; ``{bad}`` what a text BigQuery cannot read gives (an error
+#: for CAST, NULL for SAFE_CAST).
+_CAST_TEMPLATES: Final[dict[exp.DType, str]] = {
+    # FLOAT64 -> INT64 rounds half away from zero (DuckDB: half to even); a text must be an
+    # integer in decimal digits (DuckDB reads '2.5' as 3); a hexadecimal one is refused.
+    exp.DType.BIGINT: (
+        f"CASE WHEN typeof(__x) IN {_FLOATS} "
+        "THEN {cast}(round(TRY_CAST(__x AS DOUBLE)) AS BIGINT) "
+        "WHEN typeof(__x) = 'VARCHAR' AND regexp_full_match(CAST(__x AS VARCHAR), "
+        "'\\s*[+-]?0[xX].*') THEN "
+        f"error('{_WHO} does not run a cast to INT64 of a hexadecimal text') "
+        "WHEN typeof(__x) = 'VARCHAR' AND NOT regexp_full_match(CAST(__x AS VARCHAR), "
+        "'[+-]?[0-9]+') THEN {bad_int} ELSE {cast}(__x AS BIGINT) END"
+    ),
+    # Texts of integers, booleans, dates and texts are alike; FLOAT64, NUMERIC and timestamps
+    # are written otherwise by BigQuery (1.0 is '1'), so refused.
+    exp.DType.TEXT: (
+        f"CASE WHEN typeof(__x) IN {_EXACT_TEXT} THEN CAST(__x AS VARCHAR) "
+        f"ELSE {_REFUSED_CAST.format('STRING')} END"
+    ),
+    # Only 'true' and 'false' (any case) are booleans to BigQuery (DuckDB also reads 't',
+    # 'yes', '1'...); a FLOAT64 or NUMERIC has no BOOL.
+    exp.DType.BOOLEAN: (
+        f"CASE WHEN typeof(__x) IN {_FLOATS} OR typeof(__x) LIKE 'DECIMAL%' "
+        f"THEN {_REFUSED_CAST.format('BOOL')} "
+        "WHEN typeof(__x) = 'VARCHAR' AND lower(CAST(__x AS VARCHAR)) NOT IN ('true', 'false') "
+        "THEN {bad_bool} ELSE CAST(__x AS BOOLEAN) END"
+    ),
+}
+_CHECKED_CASTS: Final = frozenset(_CAST_TEMPLATES)
+
+
+def _checked_cast(node: exp.Cast) -> exp.Expr:
+    """BigQuery's CAST/SAFE_CAST of ``node.this`` as DuckDB SQL that converts alike."""
+    safe = isinstance(node, exp.TryCast)
+    kind = node.to.this
+    text = "CAST(__x AS VARCHAR)"
+    template = _CAST_TEMPLATES[kind].format(
+        cast="TRY_CAST" if safe else "CAST",
+        bad_int="NULL" if safe else f"error('Bad int64 value: ' || {text})",
+        bad_bool="NULL" if safe else f"error('Bad bool value: ' || {text})",
+    )
+    built = sqlglot.parse_one(template, read="duckdb")
+    value = node.this
+    for column in list(built.find_all(exp.Column)):
+        if column.name == "__x":
+            column.replace(value.copy())
+    return exp.Paren(this=built)
+
+
 def _rewrite(tree: exp.Expr) -> exp.Expr:
     def fix(node: exp.Expr) -> exp.Expr:
         if (
             isinstance(node, exp.Literal)
             and not node.is_string
             and any(c in node.this for c in ".eE")
-            and not node.meta.get("thsources_done")
         ):
-            node.meta["thsources_done"] = True
-            return exp.cast(node, "DOUBLE")  # BigQuery's 1.5 is a FLOAT64
+            return exp.cast(node.copy(), "DOUBLE")  # BigQuery's 1.5 is a FLOAT64
+        if isinstance(node, exp.Cast | exp.TryCast) and node.to.this in _CHECKED_CASTS:
+            return _checked_cast(node)
         if isinstance(node, exp.DataType) and node.this == exp.DType.DECIMAL:
             return exp.DataType.build("DECIMAL(38, 9)")
         if isinstance(node, exp.Table):
@@ -218,17 +285,21 @@ def _rewrite(tree: exp.Expr) -> exp.Expr:
             return _float_div(node.this, node.expression)
         if isinstance(node, exp.DateSub | exp.DateAdd | exp.DateTrunc):
             return exp.cast(node, "DATE")  # DuckDB's are timestamps
-        if (
-            isinstance(node, exp.Extract)
-            and node.this.name.upper() == "DAYOFWEEK"
-            and not node.meta.get("thsources_done")
-        ):
-            node.meta["thsources_done"] = True
-            return exp.Paren(this=exp.Add(this=node, expression=exp.Literal.number(1)))
+        if isinstance(node, exp.Extract) and node.this.name.upper() == "DAYOFWEEK":
+            return exp.Paren(this=exp.Add(this=node.copy(), expression=exp.Literal.number(1)))
         return node
 
     _name_columns(tree)
-    return tree.transform(fix, copy=False)
+    # Children first (a pre-order transform would skip what is inside a replaced node, as the
+    # division in SAFE_DIVIDE(a / b, c)); nodes made here are not visited again.
+    for node in reversed(list(tree.walk())):
+        new = fix(node)
+        if new is not node:
+            if node is tree:
+                tree = new
+            else:
+                node.replace(new)
+    return tree
 
 
 def _name_columns(tree: exp.Expr) -> None:
