@@ -172,6 +172,12 @@ def test_the_schema_lists_field_paths_as_the_bigquery_runner(telemetry: RedashSo
         ("SELECT CAST(SUM(usage_hours) AS STRING) FROM telemetry.error_aggregates",
          "the telemetry data source does not run a cast to STRING of a DOUBLE value: BigQuery "
          "converts it otherwise"),
+        ("SELECT CONCAT('build ', COUNT(*)) FROM telemetry.error_aggregates",
+         "the telemetry data source does not run CONCAT of a BIGINT value: BigQuery's CONCAT "
+         "takes STRING values (CAST them)"),
+        ("SELECT ROUND(CAST('1.25' AS NUMERIC), 1) AS r",
+         "the telemetry data source does not run ROUND of a DECIMAL(38,9) value: it answers as "
+         "BigQuery does for INT64 and FLOAT64"),
         ("SELECT CAST(build_id AS DATETIME) FROM telemetry.error_aggregates",
          "the telemetry data source does not run a cast to DATETIME: the types it answers as "
          "BigQuery does are INT64, FLOAT64, STRING, BOOL, DATE, TIMESTAMP, NUMERIC"),

@@ -143,7 +143,7 @@ def test_each_type_comes_back_as_the_bigquery_runner_stores_it(
         "STRUCT(TIMESTAMP '2026-10-29 23:11:23.5' AS t, 7 AS n, 'x' AS s, 2.5 AS f, "
         "DATE '2026-10-29' AS d, [1, 2] AS l, CAST(NULL AS STRING) AS z) AS rec, "
         "SPLIT('a,b', ',') AS parts, [TIMESTAMP '2026-10-01 12:00:00'] AS stamps, "
-        "[1.5, 1e10] AS floats",
+        "[1.5, 1e10] AS floats, ROUND(5) AS rounded",
     )
     assert job["status"] == 3, job
     result = http.get(f"{emu.url}/api/query_results/{job['query_result_id']}.json").json()
@@ -152,7 +152,7 @@ def test_each_type_comes_back_as_the_bigquery_runner_stores_it(
         ("i", "integer"), ("f", "float"), ("half", "float"), ("b", "boolean"),
         ("s", "string"), ("ts", "datetime"), ("d", "date"), ("num", "string"),
         ("num9", "string"), ("nothing", "integer"), ("rec", "string"), ("parts", "string"),
-        ("stamps", "string"), ("floats", "string"),
+        ("stamps", "string"), ("floats", "string"), ("rounded", "float"),
     ]  # fmt: skip
     assert data["columns"] == [{"name": n, "friendly_name": n, "type": t} for n, t in types]
     assert data["rows"] == [
@@ -181,6 +181,7 @@ def test_each_type_comes_back_as_the_bigquery_runner_stores_it(
             "parts": ["a", "b"],
             "stamps": ["2026-10-01T12:00:00"],
             "floats": [1.5, 10000000000.0],
+            "rounded": 5.0,  # BigQuery's ROUND of an INT64 is a FLOAT64
         }
     ]
 

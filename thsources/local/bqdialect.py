@@ -23,7 +23,9 @@ settings for the Treeherder data source beside it, see :data:`.pgdialect.SETTING
 - casts to INT64, STRING and BOOL convert as BigQuery's do, by the value's type: a FLOAT64
   rounds half away from zero, a text must be an integer or ``true``/``false`` (else
   ``Bad int64 value: ...``, or NULL for SAFE_CAST), and what BigQuery writes otherwise than
-  DuckDB (a FLOAT64, NUMERIC or timestamp as STRING) is refused when the query runs.
+  DuckDB (a FLOAT64, NUMERIC or timestamp as STRING) is refused when the query runs;
+- ``ROUND`` gives a FLOAT64 (DuckDB keeps integers integers; a NUMERIC is refused), and
+  ``CONCAT`` takes STRING values only, as BigQuery's (DuckDB's ``||`` converts the rest).
 
 Only the functions of :data:`FUNCTIONS` run (with the date parts of :data:`UNITS`), and casts
 only to the types of :data:`TYPES`: each is answered by a query of the BigQuery corpus
@@ -230,6 +232,47 @@ _CAST_TEMPLATES: Final[dict[exp.DType, str]] = {
 _CHECKED_CASTS: Final = frozenset(_CAST_TEMPLATES)
 
 
+_NUMBERS: Final = "('DOUBLE', 'FLOAT', 'BIGINT', 'INTEGER', 'HUGEINT', 'SMALLINT', 'TINYINT')"
+_TEXTS: Final = "('VARCHAR', '\"NULL\"')"
+
+
+def _duckdb(template: str, **values: exp.Expr) -> exp.Expr:
+    """``template`` (DuckDB SQL) with each column ``__name`` replaced by a copy of ``name``."""
+    built = sqlglot.parse_one(template, read="duckdb")
+    for column in list(built.find_all(exp.Column)):
+        value = values.get(column.name.removeprefix("__"))
+        if column.name.startswith("__") and value is not None:
+            column.replace(value.copy())
+    return exp.Paren(this=built)
+
+
+def _checked_round(node: exp.Round) -> exp.Expr:
+    """BigQuery's ROUND of an INT64 or FLOAT64 is a FLOAT64 (DuckDB keeps integers integers);
+    of a NUMERIC a NUMERIC, which is refused here, as is any other type."""
+    digits = node.args.get("decimals")
+    call = "round(CAST(__x AS DOUBLE), __n)" if digits is not None else "round(CAST(__x AS DOUBLE))"
+    refused = (
+        f"error('{_WHO} does not run ROUND of a ' || typeof(__x) || ' value: "
+        "it answers as BigQuery does for INT64 and FLOAT64')"
+    )
+    template = f"CASE WHEN typeof(__x) NOT IN {_NUMBERS} THEN {refused} ELSE {call} END"
+    return _duckdb(template, x=node.this, **({"n": digits} if digits is not None else {}))
+
+
+def _checked_concat(node: exp.Concat) -> exp.Expr:
+    """BigQuery's CONCAT takes texts only (DuckDB's ``||`` casts whatever it is given)."""
+    args = {f"a{i}": arg for i, arg in enumerate(node.expressions)}
+    whens = " ".join(
+        f"WHEN typeof(__{name}) NOT IN {_TEXTS} THEN error('{_WHO} does not run CONCAT of a ' "
+        f"|| typeof(__{name}) || ' value: BigQuery''s CONCAT takes STRING values (CAST them)')"
+        for name in args
+    )
+    built = _duckdb(f"CASE {whens} ELSE NULL END", **args)
+    case = built.this
+    case.set("default", node.copy())
+    return built
+
+
 def _checked_cast(node: exp.Cast) -> exp.Expr:
     """BigQuery's CAST/SAFE_CAST of ``node.this`` as DuckDB SQL that converts alike."""
     safe = isinstance(node, exp.TryCast)
@@ -240,12 +283,7 @@ def _checked_cast(node: exp.Cast) -> exp.Expr:
         bad_int="NULL" if safe else f"error('Bad int64 value: ' || {text})",
         bad_bool="NULL" if safe else f"error('Bad bool value: ' || {text})",
     )
-    built = sqlglot.parse_one(template, read="duckdb")
-    value = node.this
-    for column in list(built.find_all(exp.Column)):
-        if column.name == "__x":
-            column.replace(value.copy())
-    return exp.Paren(this=built)
+    return _duckdb(template, x=node.this)
 
 
 def _rewrite(tree: exp.Expr) -> exp.Expr:
@@ -258,6 +296,10 @@ def _rewrite(tree: exp.Expr) -> exp.Expr:
             return exp.cast(node.copy(), "DOUBLE")  # BigQuery's 1.5 is a FLOAT64
         if isinstance(node, exp.Cast | exp.TryCast) and node.to.this in _CHECKED_CASTS:
             return _checked_cast(node)
+        if isinstance(node, exp.Round):
+            return _checked_round(node)
+        if isinstance(node, exp.Concat):
+            return _checked_concat(node)
         if isinstance(node, exp.DataType) and node.this == exp.DType.DECIMAL:
             return exp.DataType.build("DECIMAL(38, 9)")
         if isinstance(node, exp.Table):
