@@ -178,6 +178,11 @@ def test_the_schema_lists_field_paths_as_the_bigquery_runner(telemetry: RedashSo
         ("SELECT ROUND(CAST('1.25' AS NUMERIC), 1) AS r",
          "the telemetry data source does not run ROUND of a DECIMAL(38,9) value: it answers as "
          "BigQuery does for INT64 and FLOAT64"),
+        ("SELECT FORMAT_DATE('%e %b', submission_date) FROM telemetry.error_aggregates",
+         "the telemetry data source does not run FORMAT_DATE with this format: the elements it "
+         "answers as BigQuery does are %A %H %M %S %Y %d %m"),
+        ("SELECT DATE(2026, 10, 1) AS d",
+         "the telemetry data source does not run the function DATE(2026, 10, 1): " + _LISTED),
         ("SELECT CAST(build_id AS DATETIME) FROM telemetry.error_aggregates",
          "the telemetry data source does not run a cast to DATETIME: the types it answers as "
          "BigQuery does are INT64, FLOAT64, STRING, BOOL, DATE, TIMESTAMP, NUMERIC"),
@@ -204,6 +209,10 @@ def test_every_allowed_function_part_and_type_is_run_by_a_corpus_query() -> None
     for kind, parts in bqdialect.UNITS.items():
         seen = {bqdialect._unit(n) for t in trees for n in t.find_all(kind)}
         assert parts <= seen, kind
+    formats = "".join(
+        n.args["format"].name for t in trees for n in t.find_all(exp.TimeToStr, exp.StrToTime)
+    )
+    assert set(re.findall(r"%(.)", formats)) == bqdialect.FORMAT_ELEMENTS
     casts = {n.to.this for t in trees for n in t.find_all(exp.Cast, exp.TryCast)}
     # NUMERIC is run by tests/test_redash_bigquery.py (its value is text, as the runner's).
     assert set(bqdialect.TYPES) - casts == {exp.DType.DECIMAL}

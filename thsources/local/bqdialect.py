@@ -14,6 +14,7 @@ settings for the Treeherder data source beside it, see :data:`.pgdialect.SETTING
   meant for DATE values: given a TIMESTAMP, BigQuery's recent releases answer a TIMESTAMP and
   this still a DATE (TIMESTAMP_TRUNC is not run here);
 - ``EXTRACT(DAYOFWEEK ...)`` counts Sunday as 1;
+- ``TIMESTAMP_DIFF`` counts whole intervals (DuckDB's ``date_diff`` counts boundaries);
 - unnamed output columns are named as BigQuery names them: a column (or a struct field)
   by its last name, anything else ``f0_``, ``f1_``...;
 - the project part of a table name (``moz-fx-data-shared-prod``, ``mozdata``) is dropped, so
@@ -37,6 +38,7 @@ whatever sqlglot made of it.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Final
 
 import sqlglot
@@ -47,7 +49,7 @@ from sqlglot.dialects.duckdb import DuckDB
 from ..errors import UnsupportedQuery
 from .sqlcommon import parse, refuse_writes, single
 
-__all__ = ["FUNCTIONS", "PROJECTS", "TYPES", "UNITS", "translate"]
+__all__ = ["FORMAT_ELEMENTS", "FUNCTIONS", "PROJECTS", "TYPES", "UNITS", "translate"]
 
 #: Projects whose datasets the served file holds: Mozilla's shared production project and
 #: ``mozdata``, the project analysts query it through.
@@ -149,7 +151,10 @@ def _function_name(node: exp.Expr) -> str:
         return name
     if isinstance(node, exp.SafeFunc):
         return f"SAFE.{_function_name(node.this)}"
-    return node.sql("bigquery").split("(", 1)[0].strip().upper()
+    name = node.sql("bigquery").split("(", 1)[0].strip().upper()
+    if name in FUNCTIONS.values():  # a listed name, but another form of it: DATE(y, m, d)
+        return node.sql("bigquery")
+    return name
 
 
 def _unit(node: exp.Expr) -> str:
@@ -157,6 +162,25 @@ def _unit(node: exp.Expr) -> str:
     if isinstance(unit, exp.WeekStart):
         return "WEEK" if unit.name.upper() == "SUNDAY" else f"WEEK({unit.name.upper()})"
     return unit.name.upper() if unit is not None else "DAY"
+
+
+#: Format elements of FORMAT_DATE and PARSE_TIMESTAMP written alike by DuckDB's strftime and
+#: strptime (``%e`` pads with a space in BigQuery, not in DuckDB; ``%Q`` is unknown to it).
+FORMAT_ELEMENTS: Final = frozenset("YmdHMSA")
+
+
+def _check_format(node: exp.Expr) -> None:
+    name = FUNCTIONS[type(node)]
+    fmt = node.args.get("format")
+    # sqlglot has already rewritten BigQuery's elements (%F is %Y-%m-%d, %e is %-d).
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        raise UnsupportedQuery(f"{_WHO} does not run {name} with a computed format")
+    if not set(re.findall(r"%(.)", fmt.name)) <= FORMAT_ELEMENTS:
+        allowed = " ".join(f"%{c}" for c in sorted(FORMAT_ELEMENTS))
+        raise UnsupportedQuery(
+            f"{_WHO} does not run {name} with this format: the elements it answers as "
+            f"BigQuery does are {allowed}"
+        )
 
 
 def _check(tree: exp.Expr) -> None:
@@ -180,6 +204,8 @@ def _check(tree: exp.Expr) -> None:
             raise UnsupportedQuery(
                 f"{_WHO} does not run the function {_function_name(node)}: {_NOT_LISTED}"
             )
+        if isinstance(node, exp.TimeToStr | exp.StrToTime):
+            _check_format(node)
         units = UNITS.get(kind)
         if units is not None and _unit(node) not in units:
             raise UnsupportedQuery(
@@ -312,6 +338,13 @@ def _rewrite(tree: exp.Expr) -> exp.Expr:
                     )
                 node.set("catalog", None)
             return node
+        if isinstance(node, exp.TimestampDiff):
+            # BigQuery counts whole intervals between the two (01:00 - 00:00:01 is 0 hours);
+            # DuckDB's date_diff counts boundaries crossed, its date_sub whole intervals.
+            return exp.Anonymous(
+                this="date_sub",
+                expressions=[exp.Literal.string(_unit(node).lower()), node.expression, node.this],
+            )
         if isinstance(node, exp.SafeDivide):
             right = node.expression
             return exp.Case(
