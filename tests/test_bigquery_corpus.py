@@ -183,6 +183,22 @@ def test_the_schema_lists_field_paths_as_the_bigquery_runner(telemetry: RedashSo
          "answers as BigQuery does are %A %H %M %S %Y %d %m"),
         ("SELECT DATE(2026, 10, 1) AS d",
          "the telemetry data source does not run the function DATE(2026, 10, 1): " + _LISTED),
+        ("SELECT DATE(TIMESTAMP '2026-10-01 03:00:00', 'America/Los_Angeles') AS d",
+         "the telemetry data source does not run the function DATE(CAST('2026-10-01 03:00:00' "
+         "AS TIMESTAMP), 'America/Los_Angeles'): " + _LISTED),
+        ("SELECT 'build ' || 1 AS b",
+         "the telemetry data source does not run CONCAT of a INTEGER value: BigQuery's CONCAT "
+         "takes STRING values (CAST them)"),
+        ("SELECT * FROM telemetry.error_aggregates TABLESAMPLE SYSTEM (10 PERCENT)",
+         "the telemetry data source does not run TABLESAMPLE: its rows are random"),
+        ("SELECT * FROM telemetry.error_aggregates FOR SYSTEM_TIME AS OF "
+         "TIMESTAMP '2026-10-01 00:00:00'",
+         "the telemetry data source does not run FOR SYSTEM_TIME AS OF: the served tables have "
+         "no history"),
+        ("SELECT * FROM (SELECT os_name, channel, count FROM telemetry.error_aggregates) "
+         "PIVOT (SUM(count) FOR channel IN ('beta', 'release'))",
+         "the telemetry data source does not run PIVOT or UNPIVOT: it is not among the "
+         "constructs known to agree with BigQuery"),
         ("SELECT CAST(build_id AS DATETIME) FROM telemetry.error_aggregates",
          "the telemetry data source does not run a cast to DATETIME: the types it answers as "
          "BigQuery does are INT64, FLOAT64, STRING, BOOL, DATE, TIMESTAMP, NUMERIC"),

@@ -169,6 +169,14 @@ def _unit(node: exp.Expr) -> str:
 FORMAT_ELEMENTS: Final = frozenset("YmdHMSA")
 
 
+#: Clauses sqlglot passes on that would not give BigQuery's rows here.
+_REFUSED_NODES: Final[dict[type[exp.Expr], str]] = {
+    exp.TableSample: "TABLESAMPLE: its rows are random",
+    exp.Version: "FOR SYSTEM_TIME AS OF: the served tables have no history",
+    exp.Pivot: "PIVOT or UNPIVOT: it is not among the constructs known to agree with BigQuery",
+}
+
+
 def _check_format(node: exp.Expr) -> None:
     name = FUNCTIONS[type(node)]
     fmt = node.args.get("format")
@@ -194,8 +202,15 @@ def _check(tree: exp.Expr) -> None:
                     f"answers as BigQuery does are {', '.join(TYPES.values())}"
                 )
             continue
+        refused = _REFUSED_NODES.get(kind)
+        if refused is not None:
+            raise UnsupportedQuery(f"{_WHO} does not run {refused}")
         if not isinstance(node, exp.Func) or isinstance(node, exp.Connector | exp.Case | exp.If):
             continue
+        if isinstance(node, exp.Date | exp.Timestamp) and node.args.get("zone") is not None:
+            raise UnsupportedQuery(
+                f"{_WHO} does not run the function {node.sql('bigquery')}: {_NOT_LISTED}"
+            )
         if isinstance(node, exp.WeekStart) and isinstance(node.parent, exp.DateTrunc):
             continue  # DATE_TRUNC's WEEK part, checked with it
         if isinstance(node, exp.Array) and any(isinstance(e, exp.Query) for e in node.expressions):
@@ -326,6 +341,8 @@ def _rewrite(tree: exp.Expr) -> exp.Expr:
             return _checked_round(node)
         if isinstance(node, exp.Concat):
             return _checked_concat(node)
+        if isinstance(node, exp.DPipe):  # a || b is CONCAT(a, b) in BigQuery
+            return _checked_concat(exp.Concat(expressions=[node.this, node.expression]))
         if isinstance(node, exp.DataType) and node.this == exp.DType.DECIMAL:
             return exp.DataType.build("DECIMAL(38, 9)")
         if isinstance(node, exp.Table):
