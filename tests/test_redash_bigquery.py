@@ -272,3 +272,26 @@ def test_with_use_query_annotation_the_comment_leaves_out_the_job_id() -> None:
         ).json()
         assert emu.wait_idle()
         assert f"Job ID: {answer['job']['id']}, " in emu.sent[-1]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM telemetry.error_aggregates",
+        "SELECT *, build.build.date AS built, build.download.size * 1.5 AS f FROM "
+        "telemetry.buildhub2",
+    ],
+)
+def test_the_quick_path_stores_what_the_rest_round_trip_does(sql: str) -> None:
+    import duckdb
+
+    from thsources.local.bqdialect import translate
+    from thsources.local.telemetry import ensure_telemetry_db
+    from thsources.testing.redash_bigquery import result_data
+
+    with duckdb.connect(str(ensure_telemetry_db()), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        cursor = con.execute(translate(sql))
+        description, rows = cursor.description, cursor.fetchall()
+    assert rows
+    assert result_data(description, rows) == result_data(description, rows, exact=True)
