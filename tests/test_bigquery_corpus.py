@@ -199,6 +199,12 @@ def test_the_schema_lists_field_paths_as_the_bigquery_runner(telemetry: RedashSo
          "PIVOT (SUM(count) FOR channel IN ('beta', 'release'))",
          "the telemetry data source does not run PIVOT or UNPIVOT: it is not among the "
          "constructs known to agree with BigQuery"),
+        ("SELECT CAST('2026/10/01' AS DATE) AS d",
+         "the telemetry data source does not read '2026/10/01' as a DATE: BigQuery reads "
+         "YYYY-M-D texts"),
+        ("SELECT CAST('2026-10-01 12:00' AS TIMESTAMP) AS t",
+         "the telemetry data source does not read '2026-10-01 12:00' as a TIMESTAMP: BigQuery "
+         "reads YYYY-M-D[ H:M:S[.F]][ zone offset, Z or UTC] texts"),
         ("SELECT CAST(build_id AS DATETIME) FROM telemetry.error_aggregates",
          "the telemetry data source does not run a cast to DATETIME: the types it answers as "
          "BigQuery does are INT64, FLOAT64, STRING, BOOL, DATE, TIMESTAMP, NUMERIC"),

@@ -21,9 +21,10 @@ settings for the Treeherder data source beside it, see :data:`.pgdialect.SETTING
   ``dataset.table`` is looked up in the served file;
 - a number written with a point or an exponent is a FLOAT64 (DuckDB would make it a DECIMAL),
   and NUMERIC is DuckDB's ``DECIMAL(38, 9)``, BigQuery's precision and scale;
-- casts to INT64, STRING and BOOL convert as BigQuery's do, by the value's type: a FLOAT64
-  rounds half away from zero, a text must be an integer or ``true``/``false`` (else
-  ``Bad int64 value: ...``, or NULL for SAFE_CAST), and what BigQuery writes otherwise than
+- casts to INT64, STRING, BOOL, DATE and TIMESTAMP convert as BigQuery's do, by the value's
+  type: a FLOAT64 rounds half away from zero, a text must be an integer, ``true``/``false`` or
+  in a date or timestamp literal's format (else ``Bad int64 value: ...`` or a refusal, NULL
+  for SAFE_CAST), and what BigQuery writes otherwise than
   DuckDB (a FLOAT64, NUMERIC or timestamp as STRING) is refused when the query runs;
 - ``ROUND`` gives a FLOAT64 (DuckDB keeps integers integers; a NUMERIC is refused), and
   ``CONCAT`` takes STRING values only, as BigQuery's (DuckDB's ``||`` converts the rest).
@@ -239,6 +240,18 @@ _REFUSED_CAST: Final = (
     "BigQuery converts it otherwise')"
 )
 
+#: BigQuery's DATE and TIMESTAMP literal texts (a time zone as an offset, Z or UTC).
+_DATE_TEXT: Final = "[0-9]{1,4}-[0-9]{1,2}-[0-9]{1,2}"
+_TIME_TEXT: Final = (
+    "([ Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}([.][0-9]{1,6})?)?"
+    " ?(Z|z|UTC|[+-][0-9]{1,2}(:[0-9]{2})?)?"
+)
+
+
+def _braces(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")  # kept through str.format
+
+
 #: DuckDB SQL for BigQuery's CAST(__x AS type), by the value's type (``typeof`` is known when
 #: the query is planned): where DuckDB converts otherwise, it is done BigQuery's way or refused.
 #: ``{cast}`` is CAST or TRY_CAST; ``{bad}`` what a text BigQuery cannot read gives (an error
@@ -268,6 +281,17 @@ _CAST_TEMPLATES: Final[dict[exp.DType, str]] = {
         f"THEN {_REFUSED_CAST.format('BOOL')} "
         "WHEN typeof(__x) = 'VARCHAR' AND lower(CAST(__x AS VARCHAR)) NOT IN ('true', 'false') "
         "THEN {bad_bool} ELSE CAST(__x AS BOOLEAN) END"
+    ),
+    # DuckDB also reads '2026/10/01' and '2026-10-01 12:00:00' as dates; BigQuery reads its
+    # literal formats only (an unreadable text fails, or is NULL for SAFE_CAST).
+    exp.DType.DATE: (
+        "CASE WHEN typeof(__x) = 'VARCHAR' AND NOT regexp_full_match(CAST(__x AS VARCHAR), "
+        f"'{_braces(_DATE_TEXT)}') THEN {{bad_date}} ELSE {{cast}}(__x AS DATE) END"
+    ),
+    exp.DType.TIMESTAMPTZ: (
+        "CASE WHEN typeof(__x) = 'VARCHAR' AND NOT regexp_full_match(CAST(__x AS VARCHAR), "
+        f"'{_braces(_DATE_TEXT + _TIME_TEXT)}') THEN {{bad_timestamp}} "
+        "ELSE {cast}(__x AS TIMESTAMPTZ) END"
     ),
 }
 _CHECKED_CASTS: Final = frozenset(_CAST_TEMPLATES)
@@ -314,6 +338,15 @@ def _checked_concat(node: exp.Concat) -> exp.Expr:
     return built
 
 
+def _unreadable(text: str, kind: str, formats: str) -> str:
+    """DuckDB SQL failing with a refusal that quotes the text."""
+    quote = "''''"  # one quote, as a DuckDB string literal
+    return (
+        f"error('{_WHO} does not read ' || {quote} || {text} || {quote} || ' as a {kind}: "
+        f"BigQuery reads {formats} texts')"
+    )
+
+
 def _checked_cast(node: exp.Cast) -> exp.Expr:
     """BigQuery's CAST/SAFE_CAST of ``node.this`` as DuckDB SQL that converts alike."""
     safe = isinstance(node, exp.TryCast)
@@ -323,6 +356,10 @@ def _checked_cast(node: exp.Cast) -> exp.Expr:
         cast="TRY_CAST" if safe else "CAST",
         bad_int="NULL" if safe else f"error('Bad int64 value: ' || {text})",
         bad_bool="NULL" if safe else f"error('Bad bool value: ' || {text})",
+        bad_date="NULL" if safe else _unreadable(text, "DATE", "YYYY-M-D"),
+        bad_timestamp="NULL"
+        if safe
+        else _unreadable(text, "TIMESTAMP", "YYYY-M-D[ H:M:S[.F]][ zone offset, Z or UTC]"),
     )
     return _duckdb(template, x=node.this)
 
