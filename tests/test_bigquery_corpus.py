@@ -205,6 +205,10 @@ def test_the_schema_lists_field_paths_as_the_bigquery_runner(telemetry: RedashSo
         ("SELECT CAST('2026-10-01 12:00' AS TIMESTAMP) AS t",
          "the telemetry data source does not read '2026-10-01 12:00' as a TIMESTAMP: BigQuery "
          "reads YYYY-M-D[ H:M:S[.F]][ zone offset, Z or UTC] texts"),
+        ("SELECT os_name, AVG(CAST(count AS NUMERIC)) FROM telemetry.error_aggregates "
+         "GROUP BY os_name",
+         "the telemetry data source does not run AVG of a NUMERIC value: it answers as "
+         "BigQuery does for INT64 and FLOAT64"),
         ("SELECT CAST(build_id AS DATETIME) FROM telemetry.error_aggregates",
          "the telemetry data source does not run a cast to DATETIME: the types it answers as "
          "BigQuery does are INT64, FLOAT64, STRING, BOOL, DATE, TIMESTAMP, NUMERIC"),

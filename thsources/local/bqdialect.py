@@ -26,7 +26,8 @@ settings for the Treeherder data source beside it, see :data:`.pgdialect.SETTING
   in a date or timestamp literal's format (else ``Bad int64 value: ...`` or a refusal, NULL
   for SAFE_CAST), and what BigQuery writes otherwise than
   DuckDB (a FLOAT64, NUMERIC or timestamp as STRING) is refused when the query runs;
-- ``ROUND`` gives a FLOAT64 (DuckDB keeps integers integers; a NUMERIC is refused), and
+- ``ROUND`` gives a FLOAT64 (DuckDB keeps integers integers; ROUND and AVG of a NUMERIC are
+  refused), and
   ``CONCAT`` takes STRING values only, as BigQuery's (DuckDB's ``||`` converts the rest).
 
 Only the functions of :data:`FUNCTIONS` run (with the date parts of :data:`UNITS`), and casts
@@ -376,6 +377,16 @@ def _rewrite(tree: exp.Expr) -> exp.Expr:
             return _checked_cast(node)
         if isinstance(node, exp.Round):
             return _checked_round(node)
+        if isinstance(node, exp.Avg):
+            # BigQuery's AVG of a NUMERIC is a NUMERIC, DuckDB's a DOUBLE: refused, per row
+            # (typeof inside the aggregate, so it binds in any GROUP BY or window).
+            refused = (
+                f"CASE WHEN typeof(__x) LIKE 'DECIMAL%' THEN error('{_WHO} does not run AVG "
+                "of a NUMERIC value: it answers as BigQuery does for INT64 and FLOAT64') "
+                "ELSE __x END"
+            )
+            node.set("this", _duckdb(refused, x=node.this))
+            return node
         if isinstance(node, exp.Concat):
             return _checked_concat(node)
         if isinstance(node, exp.DPipe):  # a || b is CONCAT(a, b) in BigQuery
