@@ -208,6 +208,9 @@ class RedashEmulator(Emulator[RecordedRequest]):
         self.executions = 0
         #: The SQL of each execution, in order (without the runner's annotation).
         self.executed: list[str] = []
+        #: The text each execution handed to the database, in order: annotated when the data
+        #: source's runner annotates (a BigQuery one only with ``useQueryAnnotation``).
+        self.sent: list[str] = []
         #: Execution POSTs answered from the result cache.
         self.cache_hits = 0
         #: Jobs created (a POST merged into a pending job creates none).
@@ -667,7 +670,7 @@ class RedashEmulator(Emulator[RecordedRequest]):
         if ds.url is not None:
             key: tuple[object, ...] = (ds.id, ds.type, ds.url)
         else:
-            key = (ds.id, ds.type, self._database_path(ds))
+            key = (ds.id, ds.type, self._database_path(ds), ds.annotates_queries())
         executor = worker.executors.get(key)
         if executor is not None:
             return executor
@@ -680,7 +683,7 @@ class RedashEmulator(Emulator[RecordedRequest]):
                         self._resolve_databases()
                 worker.duckdb = self._open_instance(worker)
             alias = self._aliases.get(self._database_path(ds), "treeherder")
-            executor = DuckDBExecutor(worker.duckdb, alias, ds.type)
+            executor = DuckDBExecutor(worker.duckdb, alias, ds.type, ds.annotates_queries())
         worker.executors[key] = executor
         return executor
 
@@ -749,6 +752,9 @@ class RedashEmulator(Emulator[RecordedRequest]):
             if not job.cancelled:
                 outcome = executor.run(job.query, metadata, worker.stopping)
                 data_json, error = outcome.data_json, outcome.error
+                if outcome.sent is not None:
+                    with self._lock:
+                        self.sent.append(outcome.sent)
         except Exception as e:  # the runner reports any failure as the job's error
             error = str(e)
         finally:

@@ -29,6 +29,7 @@ import duckdb
 from thsources.errors import ConfigError, ThsourcesError
 from thsources.local import bqdialect, pgdialect
 from thsources.sources.sql_driver import DatabaseURL
+from thsources.testing import redash_bigquery
 from thsources.testing.redash_results import (
     columns_from_description,
     encode_rows,
@@ -109,6 +110,9 @@ class Outcome:
 
     data_json: bytes | None = None
     error: str | None = None
+    #: The text the runner handed to the database (annotated when the runner annotates), as
+    #: the database's own logs would show it; None when nothing was sent.
+    sent: str | None = None
 
 
 class Executor(ABC):
@@ -198,9 +202,21 @@ class DuckDBInstance:
 class DuckDBExecutor(Executor):
     """A data source served from a DuckDB file, with the errors of its type's runner."""
 
-    def __init__(self, instance: DuckDBInstance, alias: str, ds_type: str) -> None:
+    def __init__(
+        self, instance: DuckDBInstance, alias: str, ds_type: str, annotates: bool = True
+    ) -> None:
         self._cursor = instance.cursor(alias)
         self._type = ds_type
+        self._annotates = annotates
+
+    def _annotate(self, sql: str, metadata: dict[str, object]) -> str:
+        """The runner's ``annotate_query``: nothing unless it annotates; the BigQuery runner
+        leaves the job id out (so the text, BigQuery's cache key, stays the same)."""
+        if not self._annotates:
+            return sql
+        if self._type == "bigquery":
+            metadata = {k: v for k, v in metadata.items() if k != "Job ID"}
+        return annotate(sql, metadata)
 
     def interrupt(self) -> None:
         self._cursor.interrupt()
@@ -208,16 +224,25 @@ class DuckDBExecutor(Executor):
     def run(self, sql: str, metadata: dict[str, object], stop: Callable[[], bool]) -> Outcome:
         if not sql.strip():
             return Outcome(error="can't execute an empty query")
-        shown = annotate(sql, metadata)  # what the server's error excerpts quote
+        shown = self._annotate(sql, metadata)  # what the server's error excerpts quote
+        outcome = self._statement(sql, shown, metadata, stop)
+        outcome.sent = shown
+        return outcome
+
+    def _statement(
+        self, sql: str, shown: str, metadata: dict[str, object], stop: Callable[[], bool]
+    ) -> Outcome:
         ran: str | None = None
         try:
             translated = duckdb_sql(self._type, sql)
-            ran = annotate(translated, metadata) if translated != sql else None
+            ran = self._annotate(translated, metadata) if translated != sql else None
             executed = self._cursor.execute(ran or shown)
             description = executed.description if executed is not None else None
             if not description:
                 return Outcome(error=NO_DATA_PG)
             rows = self._cursor.fetchall()
+            if self._type == "bigquery":
+                return Outcome(data_json=redash_bigquery.result_data(description, rows))
             columns = columns_from_description(description)
             json_columns = {i for i, d in enumerate(description) if str(d[1]).upper() == "JSON"}
             return Outcome(data_json=encode_rows(columns, rows, json_columns))
@@ -225,8 +250,8 @@ class DuckDBExecutor(Executor):
             return Outcome(error=None if stop() else "Query interrupted. Please retry.")
         except duckdb.Error as e:
             return Outcome(error=database_error(str(e), shown, self._type, ran))
-        except ThsourcesError as e:  # refused by the PostgreSQL-to-DuckDB step
-            return Outcome(error=str(e))
+        except (ThsourcesError, redash_bigquery.UnanswerableResult) as e:
+            return Outcome(error=str(e))  # refused by the translation, or its result's type
 
 
 # ---------------------------------------------------------------------------- real databases
@@ -279,7 +304,10 @@ class _RemoteExecutor(Executor):
         try:
             if stop():  # cancelled before the statement could be stopped on the server
                 return Outcome()
-            return self._execute(connection, annotate(sql, metadata))
+            text = annotate(sql, metadata)
+            outcome = self._execute(connection, text)
+            outcome.sent = text
+            return outcome
         finally:
             with self._lock:
                 self._active = None

@@ -85,6 +85,13 @@ class DataSource:
             "view_only": self.view_only,
         }
 
+    def annotates_queries(self) -> bool:
+        """Whether the runner prepends its metadata comment to the SQL (``should_annotate_query``):
+        the BigQuery runner only with its ``useQueryAnnotation`` option, the others always."""
+        if self.type == "bigquery":
+            return bool((self.options or {}).get("useQueryAnnotation", False))
+        return True
+
     def details(self, admin: bool) -> dict[str, Any]:
         """``GET /api/data_sources/<id>``: admins also see (masked) options and queues."""
         d = self.summary()
