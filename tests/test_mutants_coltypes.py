@@ -4,7 +4,7 @@ Times beyond what Python's datetime holds (PostgreSQL's and DuckDB's ``infinity`
 10000) arrive as text instead of crashing ``records()``, and the years 1 and 9999 stay times;
 integer columns take int64's exact limits and refuse one past them with the message a user
 reads; intervals read as Python prints a timedelta ("1 day", "2 days"); dates and naive
-datetimes in a datetime column are UTC whatever the machine's zone.
+datetimes (and epoch seconds) in a datetime column are UTC whatever the machine's zone.
 """
 
 from __future__ import annotations
@@ -107,6 +107,8 @@ def test_datetime_column_values_are_utc_whatever_the_machines_zone(
         dt.date(2026, 1, 2),
         dt.datetime(2026, 1, 2, 3, 4, 5),
         dt.datetime(2026, 1, 2, 5, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        1767225600,  # seconds since the epoch
+        1767225600.5,
     ]
     monkeypatch.setenv("TZ", "America/New_York")
     time.tzset()
@@ -119,4 +121,6 @@ def test_datetime_column_values_are_utc_whatever_the_machines_zone(
         dt.datetime(2026, 1, 2, tzinfo=UTC),
         dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        dt.datetime(2026, 1, 1, tzinfo=UTC),
+        dt.datetime(2026, 1, 1, 0, 0, 0, 500000, tzinfo=UTC),
     ]
