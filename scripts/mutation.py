@@ -55,6 +55,10 @@ MODULES: dict[str, list[str]] = {
         "tests/test_redash_tls.py",
     ],
 }
+# Per-test time limits (seconds) for modules whose mutants can loop forever (a scanner whose
+# index stops moving): such a mutant then fails its first test quickly instead of holding the
+# run for the project's 300 s pytest timeout (or mutmut's CPU limit) each time.
+PYTEST_TIMEOUT: dict[str, int] = {"thsources/sqlbind.py": 120}
 _LINE = re.compile(r"^\s*(?P<name>\S+): (?P<status>[a-z ]+)$")
 EQUIVALENT_FILE = Path(__file__).with_name("mutation_equivalent.txt")
 
@@ -109,6 +113,8 @@ def _configure(work: Path, module: str, tests: list[str]) -> None:
             f"pytest_add_cli_args_test_selection = [{quoted}]\n"
             'also_copy = ["queries/", "benchmarks/"]\n'
         )
+        if module in PYTEST_TIMEOUT:
+            f.write(f'pytest_add_cli_args = ["--timeout={PYTEST_TIMEOUT[module]}"]\n')
 
 
 def run_module(

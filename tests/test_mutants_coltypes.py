@@ -109,6 +109,7 @@ def test_datetime_column_values_are_utc_whatever_the_machines_zone(
         dt.datetime(2026, 1, 2, 5, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))),
         1767225600,  # seconds since the epoch
         1767225600.5,
+        "2026-01-02 03:04:05",  # a naive ISO string among other values
     ]
     monkeypatch.setenv("TZ", "America/New_York")
     time.tzset()
@@ -123,4 +124,41 @@ def test_datetime_column_values_are_utc_whatever_the_machines_zone(
         dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         dt.datetime(2026, 1, 1, tzinfo=UTC),
         dt.datetime(2026, 1, 1, 0, 0, 0, 500000, tzinfo=UTC),
+        dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
     ]
+
+
+class Cents(pa.ExtensionType):
+    """An extension type a library might define over int64 (money in cents)."""
+
+    def __init__(self) -> None:
+        super().__init__(pa.int64(), "example.cents")
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return b""
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type: Any, serialized: bytes) -> Cents:
+        return cls()
+
+
+def test_an_extension_column_reads_as_its_storage_and_an_enum_as_its_values() -> None:
+    cents = pa.ExtensionArray.from_storage(Cents(), pa.array([150, None]))
+    res = Result.from_arrow(pa.table({"c": cents}))
+    assert (res.columns, res.column("c")) == ([Column("c", "integer")], [150, None])
+    enum = duckdb_result("SELECT 'a'::ENUM('a', 'b') AS e")
+    assert (enum.columns, enum.column("e")) == ([Column("e", "string")], ["a"])
+
+
+def test_a_json_column_keeps_json_text_and_quotes_the_rest() -> None:
+    values = ["not json", {"a": 1}, '{"b": 2}', dt.date(2026, 1, 2), None]
+    res = Result.from_columns([Column("j", "json")], [values])
+    assert res.column("j") == ["not json", {"a": 1}, {"b": 2}, "2026-01-02", None]
+
+
+def test_a_date_column_takes_iso_datetimes_and_datetimes() -> None:
+    values = ["2026-01-02T03:04:05", dt.datetime(2026, 1, 2, 3, 4), dt.date(2026, 1, 3), None]
+    res = Result.from_columns([Column("d", "date")], [values])
+    assert res.column("d") == [dt.date(2026, 1, 2), dt.date(2026, 1, 2), dt.date(2026, 1, 3), None]
+    arrow = Result.from_arrow(pa.table({"d": pa.array(["2026-01-02", None])}), types={"d": "date"})
+    assert arrow.column("d") == [dt.date(2026, 1, 2), None]

@@ -122,18 +122,18 @@ SCANS = [
     ),
     pytest.param(
         "postgresql",
-        "SELECT $$ a $$ || $q$:x$q$ || $_t$ :y $_t$, $$:z$$, :p",
-        "SELECT $$ a $$ || $q$:x$q$ || $_t$ :y $_t$, $$:z$$, 7",
-        (" a :x :y ", ":z", 7),
+        "SELECT $$ a $$ || $q$:x$q$ || $_t$ :y $_t$, $$:z$$, :p, $$ b $$",
+        "SELECT $$ a $$ || $q$:x$q$ || $_t$ :y $_t$, $$:z$$, 7, $$ b $$",
+        (" a :x :y ", ":z", 7, " b "),
         id="pg-dollar-quoted-bodies",
     ),
     pytest.param(
         "postgresql",
-        "SELECT :p + -- the 'x'\n:p, 2 - 1, 4 / 2 /**/, :p /* :x*/, 3 + /* one */:p /* two */, "
-        "2*/* :y */3 -- last :z",
-        "SELECT 7 + -- the 'x'\n7, 2 - 1, 4 / 2 /**/, 7 /* :x*/, 3 + /* one */7 /* two */, "
-        "2*/* :y */3 -- last :z",
-        (14, 1, 2, 7, 10, 6),
+        "SELECT :p + -- the 'x'\n:p, -- next\n:p, 2 - 1, 14 / :p /**/, :p /* :x*/, "
+        "3 + /* one */:p /* two */, 2*/* :y */3 -- last :z",
+        "SELECT 7 + -- the 'x'\n7, -- next\n7, 2 - 1, 14 / 7 /**/, 7 /* :x*/, "
+        "3 + /* one */7 /* two */, 2*/* :y */3 -- last :z",
+        (14, 7, 1, 2, 7, 10, 6),
         id="pg-comments",
     ),
     pytest.param(
@@ -180,8 +180,8 @@ SCANS = [
     ),
     pytest.param(
         "bigquery",
-        "SELECT * FROM `my-project:telemetry.main` WHERE a = 'x\\'' AND b = :p",
-        "SELECT * FROM `my-project:telemetry.main` WHERE a = 'x\\'' AND b = 7",
+        "SELECT 1 AS `a :x` FROM `my-project:telemetry.main` WHERE a = 'x\\'' AND b = :p",
+        "SELECT 1 AS `a :x` FROM `my-project:telemetry.main` WHERE a = 'x\\'' AND b = 7",
         None,
         id="bigquery-legacy-table-name",
     ),
@@ -198,9 +198,10 @@ def test_the_value_lands_only_where_the_placeholder_is(
         assert got == [row]
 
 
-def test_a_text_that_is_only_a_placeholder() -> None:
+def test_a_text_that_starts_with_a_placeholder_or_a_literal() -> None:
     assert bind(":v", {"v": 3}) == "3"
     assert bind(":v", {"v": "x"}, "mysql") == "_utf8mb4 X'78'"
+    assert bind("$$ :a $$ || :b", {"b": 1}) == "$$ :a $$ || 1"
 
 
 def test_a_backtick_quotes_nothing_on_postgresql_and_duckdb() -> None:
@@ -255,7 +256,7 @@ class Stamp(dt.datetime):
             dt.datetime(2026, 10, 25, 1, 30),
         ),
     ],
-    ids=repr,
+    ids=["year", "month", "week", "zero-dim-array", "datetime-subclass", "fold"],
 )
 def test_values_reach_duckdb_by_their_value(
     servers: dict[str, Any], value: Any, expected: Any
@@ -332,7 +333,10 @@ def test_bigquery_escapes_a_carriage_return() -> None:
             "'\\udc80' at position 1 (decode bytes with errors='replace', or fix the text)",
         ),
     ],
-    ids=repr,
+    ids=[
+        *("year-10000", "timedelta", "interval", "ns-datetime64", "ns-timestamp"),
+        *("nan-mysql", "nul", "surrogate"),
+    ],
 )
 def test_refusals_say_exactly_what_is_wrong(value: Any, dialect: str, message: str) -> None:
     with pytest.raises(ParameterError) as info:
