@@ -371,3 +371,12 @@ def test_a_value_for_a_query_without_placeholders_says_so() -> None:
     assert info.value.message == (
         "unknown parameter(s): c, zz; the query has no :name placeholders"
     )
+
+
+def test_positional_parameters_are_refused_with_the_way_to_write_them() -> None:
+    with pytest.raises(ParameterError) as info:
+        bind("SELECT :a", [1])  # type: ignore[arg-type]
+    assert info.value.message == (
+        "params must be a mapping of name to value, not a list: positional parameters are not "
+        "supported; write :name placeholders in the SQL and pass params={'name': value}"
+    )
