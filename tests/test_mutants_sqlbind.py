@@ -14,6 +14,7 @@ import os
 import time
 import zoneinfo
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -380,3 +381,21 @@ def test_positional_parameters_are_refused_with_the_way_to_write_them() -> None:
         "params must be a mapping of name to value, not a list: positional parameters are not "
         "supported; write :name placeholders in the SQL and pass params={'name': value}"
     )
+
+
+class Amount(Decimal):
+    """A Decimal subclass (as money libraries define)."""
+
+
+class Day(dt.date):
+    """A date subclass whose own text is not its value."""
+
+    def isoformat(self) -> str:
+        return "1999-01-01'; DROP TABLE job; --"
+
+
+def test_false_subclasses_and_list_items_bind_as_the_dialect_reads_them() -> None:
+    assert literal(False) == "FALSE"
+    assert literal(Amount("1.50")) == "1.50"
+    assert literal(Day(2026, 1, 2)) == "DATE '2026-01-02'"
+    assert literal(["a", "b'"], "mysql") == "(_utf8mb4 X'61', _utf8mb4 X'6227')"
