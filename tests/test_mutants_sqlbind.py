@@ -399,3 +399,11 @@ def test_false_subclasses_and_list_items_bind_as_the_dialect_reads_them() -> Non
     assert literal(Amount("1.50")) == "1.50"
     assert literal(Day(2026, 1, 2)) == "DATE '2026-01-02'"
     assert literal(["a", "b'"], "mysql") == "(_utf8mb4 X'61', _utf8mb4 X'6227')"
+
+
+def test_an_unknown_dialect_names_the_known_ones() -> None:
+    with pytest.raises(ParameterError) as info:
+        bind("SELECT 1", {}, "oracle")
+    assert info.value.message == (
+        "unknown SQL dialect 'oracle'; use one of postgresql, duckdb, mysql, bigquery"
+    )
