@@ -407,3 +407,30 @@ def test_an_unknown_dialect_names_the_known_ones() -> None:
     assert info.value.message == (
         "unknown SQL dialect 'oracle'; use one of postgresql, duckdb, mysql, bigquery"
     )
+
+
+def test_a_list_keeps_its_order() -> None:
+    assert bind("SELECT :v", {"v": [2, 1]}) == "SELECT (2, 1)"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ([[1]], "a list parameter cannot contain lists"),
+        (
+            {"a": 1},
+            "cannot bind a value of type dict; params is one mapping of name to value, and each "
+            "value is a str, number, bool, None, date, datetime or a list",
+        ),
+        (
+            b"x",
+            "cannot bind a value of type bytes; use str, int, float, bool, None, date, datetime, "
+            "Decimal or a list of those (numpy and pandas values too)",
+        ),
+    ],
+    ids=["nested-list", "mapping", "bytes"],
+)
+def test_an_unbindable_type_is_refused_with_what_to_pass(value: Any, message: str) -> None:
+    with pytest.raises(ParameterError) as info:
+        literal(value)
+    assert info.value.message == message
