@@ -8,15 +8,33 @@ in a final error, and the retry policies refused.
 from __future__ import annotations
 
 import logging
+import re
+import shutil
+import socket
+import subprocess
+import time
+import warnings
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 import responses
 import urllib3.exceptions
 
-from thsources.errors import NotFound, ProtocolError, SourceError, SourceUnavailable
+from thsources.errors import (
+    ConfigError,
+    NotFound,
+    ProtocolError,
+    QueryTimeout,
+    SourceError,
+    SourceUnavailable,
+)
 from thsources.http import NO_RETRY, HttpSession, RetryPolicy
+from thsources.polling import Deadline
+from thsources.testing import RedashEmulator, User
 
 SECRET = "hTtPsEcReT-mutants-0123456789QZ"
 URL = "http://svc.test/api/thing"
@@ -349,3 +367,366 @@ def test_a_url_too_broken_to_parse_is_still_redacted() -> None:
     from thsources.http import Redactor
 
     assert Redactor([SECRET]).url(f"http://[{SECRET}/x") == "http://[<redacted>/x"
+
+
+# -- second round (issue #14): the retry and deadline paths, transport errors, reasons ---------
+
+
+REFUSED = "cannot talk to svc.test: [Errno 111] Connection refused (<redacted>)"
+
+
+class Clock:
+    """A monotonic clock the test moves: deadlines then expire exactly when a test says."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_default_session_refuses_an_untrusted_certificate(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs openssl")
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with RedashEmulator(users=[User(api_key="k" * 40)], tls=(cert, key)) as emu:
+        session = HttpSession("svc", retry=NO_RETRY)
+        with pytest.raises(SourceUnavailable) as info:
+            session.get(emu.url + "/api/session")
+        host = urlsplit(emu.url).netloc
+        assert info.value.message.startswith(f"TLS error talking to {host}: ")
+        assert "certificate verify failed" in info.value.message
+        # Told not to verify, the same request reaches the server (which has no such page).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            unverified = HttpSession("svc", verify=False, retry=NO_RETRY)
+            assert unverified.get(emu.url + "/api/session").status_code == 404
+
+
+def test_an_invalid_url_is_a_config_error_that_says_why(http: HttpSession) -> None:
+    with pytest.raises(ConfigError) as info:
+        http.get("svc.test/no-scheme")
+    assert (info.value.message, info.value.source) == (
+        "cannot send GET svc.test/no-scheme: Invalid URL 'svc.test/no-scheme': No scheme "
+        "supplied. Perhaps you meant https://svc.test/no-scheme?",
+        "svc",
+    )
+
+
+def test_a_redirect_loop_is_a_protocol_error(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    mock.get(URL, status=302, headers={"Location": URL})
+    with pytest.raises(ProtocolError) as info:
+        http.get(URL)
+    assert (info.value.message, info.value.source) == (
+        f"GET {URL}: too many redirects; is the URL right?",
+        "svc",
+    )
+    assert isinstance(info.value.__cause__, requests.exceptions.TooManyRedirects)
+
+
+def test_a_read_timeout_at_the_deadline_is_a_query_timeout(mock: responses.RequestsMock) -> None:
+    clock = Clock()
+    deadline = Deadline(5.0, clock=clock)
+
+    def times_out(request: requests.PreparedRequest) -> Any:
+        clock.now += 5.0
+        raise requests.exceptions.ReadTimeout("read timed out")
+
+    mock.add_callback(responses.GET, URL, callback=times_out)
+    session = HttpSession("svc", sleep=lambda seconds: None)
+    with pytest.raises(QueryTimeout) as info:
+        session.get(URL, deadline=deadline)
+    assert (info.value.message, info.value.source) == (
+        f"the deadline passed while waiting for GET {URL}",
+        "svc",
+    )
+    assert isinstance(info.value.__cause__, requests.exceptions.ReadTimeout)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        requests.exceptions.ReadTimeout("read timed out"),
+        requests.exceptions.ChunkedEncodingError("cut short"),
+    ],
+    ids=["read-timeout", "cut-short"],
+)
+def test_a_get_is_tried_again_after_a_read_timeout_or_a_cut_answer(
+    http: HttpSession, mock: responses.RequestsMock, failure: Exception
+) -> None:
+    mock.get(URL, body=failure)
+    mock.get(URL, json={"ok": True})
+    assert http.json(http.get(URL)) == {"ok": True}
+    assert len(mock.calls) == 2
+
+
+def test_an_unknown_failure_is_not_tried_again(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    mock.get(URL, body=requests.RequestException())
+    with pytest.raises(SourceUnavailable) as info:
+        http.get(URL)
+    assert info.value.message == f"GET {URL} failed: RequestException"
+    assert len(mock.calls) == 1
+
+
+def test_a_closed_session_says_so(http: HttpSession) -> None:
+    http.close()
+    with pytest.raises(SourceError) as info:
+        http.get(URL)
+    assert (info.value.message, info.value.source) == ("this source has been closed", "svc")
+
+
+def test_idempotent_and_allow_redirects_override_the_method(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    mock.post(URL, status=503)
+    mock.post(URL, json={"ok": True})
+    assert http.post(URL, json={}, idempotent=True).status_code == 200
+    assert len(mock.calls) == 2
+    mock.get(URL + "/g", status=503)
+    assert http.get(URL + "/g", idempotent=False).status_code == 503
+    assert len(mock.calls) == 3
+    mock.get(URL + "/r", status=302, headers={"Location": URL + "/elsewhere"})
+    assert http.get(URL + "/r", allow_redirects=False).status_code == 302
+    assert len(mock.calls) == 4
+
+
+def test_an_expired_deadline_says_nothing_was_sent(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    with pytest.raises(QueryTimeout) as info:
+        http.get(URL + f"?api_key={SECRET}", deadline=Deadline(0))
+    assert (info.value.message, info.value.source) == (
+        f"the deadline passed before GET {URL}?api_key=<redacted> could be sent",
+        "svc",
+    )
+    assert len(mock.calls) == 0
+
+
+def test_timeouts_shrink_to_the_deadline_and_grace_lengthens_the_read(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    clock = Clock()
+    mock.post(URL, json={})
+    mock.post(URL, json={})
+    http.post(URL, json={}, deadline=Deadline(5.0, clock=clock), grace=30.0)
+    http.post(URL, json={}, deadline=Deadline(0.5, clock=clock))
+    timeouts = [cast(Any, c.request).req_kwargs["timeout"] for c in mock.calls]
+    assert timeouts == [(5.0, 35.0), (0.5, 0.5)]
+
+
+def test_a_json_body_with_integer_keys_is_sent(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    mock.post(URL, json={})
+    http.post(URL, json={1: "a", "b": 2})
+    assert mock.calls[0].request.body == b'{"1":"a","b":2}'
+
+
+def _elapsed(line: str) -> float:
+    match = re.search(r" (\d+\.\d{3})s", line)
+    assert match is not None, line
+    return float(match.group(1))
+
+
+def test_debug_lines_name_each_attempt_and_its_time(
+    http: HttpSession, mock: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock.get(URL, body=refused())
+    mock.get(URL, status=503)
+    mock.get(URL, status=301, headers={"Location": URL + "/moved"})
+    mock.get(URL + "/moved", json={})
+    with caplog.at_level(logging.DEBUG, logger="thsources.http"):
+        started = time.monotonic()
+        http.get(URL)
+        took = time.monotonic() - started
+    lines = [r.getMessage() for r in caplog.records if r.name == "thsources.http"]
+    shapes = [re.sub(r" \d+\.\d{3}s", " Ts", line) for line in lines]
+    assert shapes == [
+        f"GET {URL} failed after Ts (attempt 1): "
+        "cannot talk to svc.test: [Errno 111] Connection refused (<redacted>)",
+        f"retrying GET {URL} in 0.25s (attempt 2 of 5) after "
+        "cannot talk to svc.test: [Errno 111] Connection refused (<redacted>)",
+        f"GET {URL} -> 503 in Ts (attempt 2)",
+        f"retrying GET {URL} in 0.50s (attempt 3 of 5) after HTTP 503",
+        f"GET {URL}/moved -> 200 in Ts (attempt 3)",
+    ]
+    # The time logged is the request's own, so never more than the whole call took (give or
+    # take the rounding to milliseconds).
+    assert all(_elapsed(lines[i]) <= took + 0.0005 for i in (0, 2, 4))
+
+
+def test_one_attempt_logs_no_attempt_number(
+    http: HttpSession, mock: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock.get(URL, json={})
+    with caplog.at_level(logging.DEBUG, logger="thsources.http"):
+        http.get(URL)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "thsources.http"]
+    assert re.fullmatch(rf"GET {re.escape(URL)} -> 200 in \d+\.\d{{3}}s", line)
+
+
+def test_the_deadline_passing_during_a_backoff_raises_the_last_failure(
+    mock: responses.RequestsMock,
+) -> None:
+    clock = Clock()
+
+    def sleep(seconds: float) -> None:
+        clock.now += 100.0
+
+    mock.get(URL, body=refused())
+    session = HttpSession("svc", secrets=[SECRET], sleep=sleep, rand=lambda: 1.0)
+    with pytest.raises(SourceUnavailable) as info:
+        session.get(URL, deadline=Deadline(60.0, clock=clock))
+    assert (
+        info.value.message == "cannot talk to svc.test: [Errno 111] Connection refused (<redacted>)"
+    )
+    assert len(mock.calls) == 1
+
+
+def test_waits_are_drawn_below_the_backoff_ceiling(mock: responses.RequestsMock) -> None:
+    waits: list[float] = []
+    session = HttpSession("svc", sleep=waits.append, rand=lambda: 0.5)
+    mock.get(URL, body=refused())
+    mock.get(URL, status=503)
+    mock.get(URL, json={})
+    assert session.get(URL).status_code == 200
+    assert waits == [0.125, 0.25]
+
+
+def test_no_backoff_is_started_that_the_deadline_would_cut(mock: responses.RequestsMock) -> None:
+    clock = Clock()
+    waits: list[float] = []
+    session = HttpSession(
+        "svc",
+        secrets=[SECRET],
+        sleep=waits.append,
+        rand=lambda: 1.0,
+        retry=RetryPolicy(initial=1.0),
+    )
+    mock.get(URL, body=refused())
+    with pytest.raises(SourceUnavailable) as info:
+        session.get(URL, deadline=Deadline(0.5, clock=clock))
+    assert (
+        info.value.message == "cannot talk to svc.test: [Errno 111] Connection refused (<redacted>)"
+    )
+    # A wait that would end exactly at the deadline is not started either.
+    mock.get(URL + "/busy", status=503)
+    assert session.get(URL + "/busy", deadline=Deadline(1.0, clock=clock)).status_code == 503
+    assert waits == []
+    assert len(mock.calls) == 2
+
+
+def test_retry_after_up_to_the_limit_is_waited_and_beyond_it_given_up(
+    mock: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    waits: list[float] = []
+    session = HttpSession("svc", sleep=waits.append, rand=lambda: 1.0)
+    mock.get(URL, status=503, headers={"Retry-After": "120"})
+    mock.get(URL, json={})
+    assert session.get(URL).status_code == 200
+    assert waits == [120.0]
+    mock.get(URL + "/later", status=503, headers={"Retry-After": "121"})
+    with caplog.at_level(logging.DEBUG, logger="thsources.http"):
+        assert session.get(URL + "/later").status_code == 503
+    assert f"GET {URL}/later: Retry-After 121s is too long; giving up" in [
+        r.getMessage() for r in caplog.records
+    ]
+    assert waits == [120.0]
+
+
+def test_blank_query_arguments_stay_in_a_logged_url() -> None:
+    from thsources.http import Redactor
+
+    assert (
+        Redactor().url("http://h.test/x?flag=&api_key=k&n=1")
+        == "http://h.test/x?flag=&api_key=<redacted>&n=1"
+    )
+
+
+def test_an_error_without_a_content_type_quotes_the_body(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    mock.get(URL, status=400, body=b"bad request: no such column")
+    response = http.get(URL, retry=NO_RETRY)
+    del response.headers["Content-Type"]
+    assert http.error_for(response).message == f"HTTP 400 from {URL}: bad request: no such column"
+
+
+def test_the_user_agent_of_a_source_tree_that_is_not_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.metadata
+
+    import thsources.http
+
+    def not_installed(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(thsources.http, "version", not_installed)
+    assert thsources.http.user_agent().startswith("thsources/0+unknown (python ")
+
+
+def _failing(reason: BaseException, how: str) -> requests.ConnectionError:
+    exc = requests.ConnectionError("connection failed")
+    setattr(exc, how, reason)
+    return exc
+
+
+@pytest.mark.parametrize("how", ["__cause__", "__context__"])
+def test_the_reason_is_found_down_an_exception_chain(
+    http: HttpSession, mock: responses.RequestsMock, how: str
+) -> None:
+    mock.get(URL, body=_failing(ConnectionResetError(104, "Connection reset by peer"), how))
+    with pytest.raises(SourceUnavailable) as info:
+        http.get(URL, retry=NO_RETRY)
+    assert info.value.message == "cannot talk to svc.test: Connection reset by peer"
+
+
+def test_an_exception_chain_that_loops_still_gives_a_reason(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    first = requests.ConnectionError("first")
+    second = RuntimeError("second")
+    first.__context__ = second
+    second.__context__ = first
+    mock.get(URL, body=first)
+    with pytest.raises(SourceUnavailable) as info:
+        http.get(URL, retry=NO_RETRY)
+    assert info.value.message == "cannot talk to svc.test: first"
+
+
+def test_a_name_that_does_not_resolve_reads_plainly(
+    http: HttpSession, mock: responses.RequestsMock
+) -> None:
+    failure = urllib3.exceptions.NameResolutionError(
+        "svc.test",
+        _Conn(),
+        socket.gaierror(-2, "Name or service not known"),  # type: ignore[arg-type]
+    )
+    mock.get(
+        URL,
+        body=requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, URL, failure)),  # type: ignore[arg-type]
+    )
+    with pytest.raises(SourceUnavailable) as info:
+        http.get(URL, retry=NO_RETRY)
+    assert info.value.message == (
+        "cannot talk to svc.test: Failed to resolve 'svc.test' ([Errno -2] Name or service "
+        "not known)"
+    )

@@ -209,7 +209,7 @@ class Redactor:
             self._patterns = tuple(sorted(set(self._patterns) | forms, key=len, reverse=True))
 
     def __call__(self, text: object) -> str:
-        out = text if isinstance(text, str) else str(text)
+        out = str(text)
         for pattern in self._patterns:
             if pattern in out:
                 out = out.replace(pattern, self.MASK)
@@ -540,7 +540,7 @@ class HttpSession:
             where = self.redactor.url(response.headers.get("Location", ""))
             cls = ProtocolError
             text = self.redactor(
-                f"{response.request.method if response.request else 'request'} {shown} was "
+                f"{response.request.method} {shown} was "
                 f"redirected (HTTP {status}) to {where or 'elsewhere'}; the URL is probably "
                 "wrong (http instead of https, or a missing path prefix?)"
             )
@@ -566,9 +566,7 @@ def _never_sent(exc: requests.RequestException) -> bool:
     """True when the request cannot have reached the server (safe to send even a POST)."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
-    if isinstance(exc, requests.exceptions.SSLError) or not isinstance(
-        exc, requests.ConnectionError
-    ):
+    if not isinstance(exc, requests.ConnectionError):
         return False
     inner = exc.args[0] if exc.args else None
     reason = getattr(inner, "reason", inner)
@@ -591,11 +589,9 @@ def _reason(exc: BaseException) -> str:
         if nxt is None:
             break
         node = nxt
-    text = str(node if node is not None else exc)
     # urllib3 messages start with an object repr; keep the part a person can use.
-    text = re.sub(r"<[^>]*object at 0x[0-9a-f]+>:?\s*", "", text)
-    if "Failed to establish a new connection:" in text:
-        text = text.split("Failed to establish a new connection:", 1)[1].strip()
+    text = re.sub(r"<[^>]*object at 0x[0-9a-f]+>:?\s*", "", str(node))
+    text = re.sub(r"(?s)^.*?Failed to establish a new connection:", "", text)
     return text.strip() or type(exc).__name__
 
 
