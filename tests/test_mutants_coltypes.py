@@ -162,3 +162,17 @@ def test_a_date_column_takes_iso_datetimes_and_datetimes() -> None:
     assert res.column("d") == [dt.date(2026, 1, 2), dt.date(2026, 1, 2), dt.date(2026, 1, 3), None]
     arrow = Result.from_arrow(pa.table({"d": pa.array(["2026-01-02", None])}), types={"d": "date"})
     assert arrow.column("d") == [dt.date(2026, 1, 2), None]
+
+
+def test_arrow_canonical_extension_types_keep_their_meaning() -> None:
+    """pyarrow's own extensions (arrow.bool8, arrow.json) are not ``pa.ExtensionType``: a
+    bool8 column once fell through to json and its values were decoded as JSON text."""
+    bools = pa.ExtensionArray.from_storage(pa.bool8(), pa.array([1, 0, None], pa.int8()))
+    docs = pa.ExtensionArray.from_storage(pa.json_(), pa.array(['{"a": 1}', None, "[2]"]))
+    res = Result.from_arrow(pa.table({"b": bools, "j": docs}))
+    assert res.columns == [Column("b", "boolean"), Column("j", "json")]
+    assert res.records() == [
+        {"b": True, "j": {"a": 1}},
+        {"b": False, "j": None},
+        {"b": None, "j": [2]},
+    ]

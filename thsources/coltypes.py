@@ -58,9 +58,12 @@ def canonical_from_arrow(t: pa.DataType) -> ColumnType:
     import pyarrow as pa
     import pyarrow.types as pat
 
-    if isinstance(t, pa.ExtensionType):
+    # BaseExtensionType: Arrow's canonical extensions (json, bool8) are not ExtensionType.
+    if isinstance(t, pa.BaseExtensionType):
         if t.extension_name == "arrow.json":
             return "json"
+        if t.extension_name == "arrow.bool8":
+            return "boolean"
         t = t.storage_type
     if pat.is_dictionary(t):
         # DuckDB's ENUM: the type of its values.
