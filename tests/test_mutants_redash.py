@@ -1,0 +1,432 @@
+"""The Redash job state machine: what mutation testing found unchecked (see docs/testing.md).
+
+Submit, poll, the states a user reads from ``job.state``, cancel, recovery of a lost job and
+the result fetch, each against mocked HTTP with the exact requests asserted: which URL, which
+body, and that no request of a call waits past the call's deadline. Errors are checked whole
+(type, message, source, job id), since a user's handler or log reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any, Final
+
+import orjson
+import pytest
+import requests
+import responses
+
+from thsources.errors import (
+    PermissionDenied,
+    ProtocolError,
+    QueryCancelled,
+    QueryError,
+    QueryTimeout,
+    SourceUnavailable,
+)
+from thsources.http import RetryPolicy
+from thsources.polling import PollSchedule, Progress
+from thsources.sources.base import JobState
+from thsources.sources.redash import RedashSource
+
+KEY: Final = "mutantKey0123456789abcdefZQXWvu"
+BASE: Final = "http://redash.test"
+JID: Final = "job-1"
+FAST_POLL: Final = PollSchedule(first=0.001, factor=0.01, cap=0.005)
+FAST_RETRY: Final = RetryPolicy(attempts=3, initial=0.001, maximum=0.002)
+SOURCES: Final = [{"id": 1, "name": "treeherder-pg", "type": "pg", "syntax": "sql"}]
+
+
+class RecordingSession(requests.Session):
+    """Remembers each request's method, URL and ``timeout`` (the deadline shortens it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str, Any]] = []
+
+    def request(  # type: ignore[override]
+        self, method: str, url: str, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        self.sent.append((method.upper(), str(url)[len(BASE) :], kwargs.get("timeout")))
+        return super().request(method, url, *args, **kwargs)
+
+
+def make_source(**options: Any) -> RedashSource:
+    kwargs: dict[str, Any] = {
+        "name": "stmo",
+        "url": BASE,
+        "api_key": KEY,
+        "data_source": "treeherder-pg",
+        "poll": FAST_POLL,
+        "retry": FAST_RETRY,
+        "session": RecordingSession(),
+    }
+    kwargs.update(options)
+    return RedashSource(**kwargs)
+
+
+@pytest.fixture
+def mock() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
+        r.get(f"{BASE}/api/data_sources", json=SOURCES)
+        yield r
+
+
+@pytest.fixture
+def src() -> Iterator[RedashSource]:
+    with make_source() as s:
+        yield s
+
+
+def job(status: int, rid: int | None = None, error: str = "", jid: str = JID) -> Any:
+    return {"job": {"id": jid, "status": status, "error": error, "query_result_id": rid}}
+
+
+def result_body(query: str, rid: int = 270, rows: list[dict[str, Any]] | None = None) -> Any:
+    return {
+        "query_result": {
+            "id": rid,
+            "query": query,
+            "query_hash": "h",
+            "data_source_id": 1,
+            "runtime": 0.25,
+            "retrieved_at": "2026-11-26T17:52:03Z",
+            "data": {
+                "columns": [{"name": "n", "type": "integer"}],
+                "rows": [{"n": 1}] if rows is None else rows,
+            },
+        }
+    }
+
+
+def calls(mock: responses.RequestsMock) -> list[tuple[str, str, Any]]:
+    """(method, path, JSON body) of each request sent."""
+    out = []
+    for call in mock.calls:
+        req = call.request
+        data = orjson.loads(req.body) if req.body else None
+        out.append((str(req.method), str(req.url)[len(BASE) :], data))
+    return out
+
+
+def read_timeouts_full(src: RedashSource) -> list[tuple[str, str, tuple[float, float]]]:
+    """(method, path, (connect, read) timeouts) of each request the source sent."""
+    session = src._http._session
+    assert isinstance(session, RecordingSession)
+    return [(m, p, tuple(t)) for m, p, t in session.sent]
+
+
+def read_timeouts(src: RedashSource) -> list[tuple[str, str, float]]:
+    return [(m, p, t[1]) for m, p, t in read_timeouts_full(src)]
+
+
+# -- submit -----------------------------------------------------------------------------------
+
+
+def test_submit_posts_max_age_0_and_the_bound_sql(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    handle = src.submit("SELECT :n AS n", {"n": 5})
+    assert handle.id == JID
+    assert calls(mock)[-1] == (
+        "POST",
+        "/api/query_results",
+        {"data_source_id": 1, "query": "SELECT 5 AS n", "max_age": 0, "parameters": {}},
+    )
+
+
+def test_submit_passes_progress_to_the_wait(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(2))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json=result_body("SELECT 1"))
+    seen: list[JobState] = []
+
+    def progress(event: Progress) -> None:
+        seen.append(event.state)
+
+    handle = src.submit("SELECT 1", progress=progress)
+    assert handle.result().records() == [{"n": 1}]
+    assert JobState.RUNNING in seen
+
+
+def test_result_without_timeout_keeps_the_deadline_given_to_submit(
+    mock: responses.RequestsMock,
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(2))
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    with make_source(timeout=0.05) as s:
+        handle = s.submit("SELECT 1", timeout=0.3)
+        with pytest.raises(QueryTimeout) as info:
+            handle.result()
+    assert "0.3 s" in info.value.message and "0.05" not in info.value.message
+
+
+# -- every request of a call is bounded by its deadline -------------------------------------
+
+
+def test_lost_job_recovery_and_rerun_requests_wait_no_longer_than_the_deadline(
+    mock: responses.RequestsMock,
+) -> None:
+    """Polls, re-posts after a lost job and the re-run under a marked text: all bounded."""
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", status=500, json={"message": "Internal Server Error"})
+    # The re-post answers a cached result of another text sharing the hash: run again.
+    mock.post(f"{BASE}/api/query_results", json=result_body("SELECT  1 /* other */"))
+    mock.post(f"{BASE}/api/query_results", json=job(1, jid="job-2"))
+    mock.get(f"{BASE}/api/jobs/job-2", json=job(3, 271, jid="job-2"))
+
+    def echo(request: Any) -> tuple[int, dict[str, str], bytes]:
+        sent = [orjson.loads(c.request.body) for c in mock.calls if c.request.method == "POST"]
+        out = result_body(sent[-1]["query"], 271)
+        return 200, {"Content-Type": "application/json"}, orjson.dumps(out)
+
+    mock.add_callback(responses.GET, f"{BASE}/api/query_results/271.json", callback=echo)
+    with make_source(timeout=20) as s:
+        res = s.query("SELECT 1")
+        assert res.records() == [{"n": 1}] and res.meta.job_id == "job-2"
+        sent = read_timeouts(s)
+    assert [(m, p) for m, p, _ in sent] == [
+        ("GET", "/api/data_sources"),
+        ("POST", "/api/query_results"),
+        ("GET", f"/api/jobs/{JID}"),
+        ("POST", "/api/query_results"),
+        ("POST", "/api/query_results"),
+        ("GET", "/api/jobs/job-2"),
+        ("GET", "/api/query_results/271.json"),
+    ]
+    # 60 s is the read timeout without a deadline; a POST may take 5 s of grace.
+    assert all(t <= 25 for _, _, t in sent), sent
+
+
+def test_schema_job_polls_wait_no_longer_than_the_deadline(mock: responses.RequestsMock) -> None:
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(3, [{"name": "t", "columns": []}]))
+    with make_source(timeout=20) as s:
+        assert len(s.tables()) == 0
+        sent = read_timeouts(s)
+    assert [p for _, p, _ in sent][-1] == "/api/jobs/schema-job"
+    assert all(t <= 20 for _, _, t in sent), sent
+
+
+# -- the schema job ---------------------------------------------------------------------------
+
+
+def schema_job(status: int, result: Any = None, error: Any = "", jid: Any = "schema-job") -> Any:
+    return {"job": {"id": jid, "status": status, "error": error, "result": result}}
+
+
+@pytest.mark.parametrize("jid", ["", None, 7])
+def test_a_schema_job_without_an_id_is_a_protocol_error(
+    src: RedashSource, mock: responses.RequestsMock, jid: Any
+) -> None:
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1, jid=jid))
+    with pytest.raises(ProtocolError) as info:
+        src.tables()
+    assert info.value.message == "the schema job has no id"
+    assert info.value.source == "stmo"
+
+
+@pytest.mark.parametrize("answer", [[], {"no": "job"}, {"job": "x"}])
+def test_a_schema_poll_of_the_wrong_shape_is_a_protocol_error(
+    src: RedashSource, mock: responses.RequestsMock, answer: Any
+) -> None:
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    mock.get(f"{BASE}/api/jobs/schema-job", json=answer)
+    mock.delete(f"{BASE}/api/jobs/schema-job", json=None)
+    with pytest.raises(ProtocolError) as info:
+        src.tables()
+    assert info.value.message == "schema job schema-job: unexpected answer"
+    assert info.value.source == "stmo"
+
+
+def test_a_schema_poll_refused_names_the_job(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    mock.get(f"{BASE}/api/jobs/schema-job", status=403, json={"message": "no"})
+    mock.delete(f"{BASE}/api/jobs/schema-job", json=None)
+    with pytest.raises(PermissionDenied) as info:
+        src.tables()
+    assert "schema job schema-job" in info.value.message
+
+
+# -- cancel -----------------------------------------------------------------------------------
+
+
+def test_cancel_with_a_query_key_says_why_and_names_the_job(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.delete(f"{BASE}/api/jobs/{JID}", status=403, json={"message": "forbidden"})
+    handle = src.submit("SELECT 1")
+    with pytest.raises(PermissionDenied) as info:
+        handle.cancel()
+    assert info.value.message == (
+        "this API key cannot cancel Redash jobs (a query API key can only run its query); "
+        "the job may still be running on the server"
+    )
+    assert (info.value.source, info.value.job_id) == ("stmo", JID)
+
+
+# -- recovery ---------------------------------------------------------------------------------
+
+
+def test_a_job_lost_for_good_is_source_unavailable_with_status_500(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", status=500, json={"message": "Internal Server Error"})
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    with pytest.raises(SourceUnavailable) as info:
+        src.query("SELECT 1")
+    err = info.value
+    assert err.message == (
+        "the job was lost on the server (HTTP 500), again after re-submitting it 2 times"
+    )
+    assert (err.source, err.job_id, err.status_code) == ("stmo", JID, 500)
+
+
+def test_failed_without_a_message_again_and_again_is_a_query_error(
+    src: RedashSource, mock: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(4, error=" "))
+    caplog.set_level(logging.DEBUG, logger="thsources.sources.redash")
+    with pytest.raises(QueryError) as info:
+        src.query("SELECT 1")
+    err = info.value
+    assert type(err) is QueryError
+    assert err.message == (
+        "Redash marked the job failed without a message, again after re-submitting it 2 times"
+    )
+    assert (err.source, err.job_id) == ("stmo", JID)
+    lines = [r.getMessage() for r in caplog.records if "re-submitting" in r.getMessage()]
+    assert (
+        lines
+        == [
+            f"job {JID}: Redash marked the job failed without a message; "
+            "re-submitting to pick up its result"
+        ]
+        * 2
+    )
+    posts = [b for m, _, b in calls(mock) if m == "POST"]
+    assert len(posts) == 3 and posts[0]["max_age"] == 0
+    assert all(b["max_age"] >= 1 and b["query"] == "SELECT 1" for b in posts[1:])
+
+
+def test_a_resent_recovery_post_still_covers_the_first_run(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    """The re-post after a lost job fails at the gateway once; its re-send is widened too."""
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", status=500, json={"message": "Internal Server Error"})
+    mock.post(f"{BASE}/api/query_results", status=503, body="busy")
+    mock.post(f"{BASE}/api/query_results", json=result_body("SELECT 1"))
+    res = src.query("SELECT 1")
+    assert res.records() == [{"n": 1}] and res.meta.cached is True
+    posts = [b for m, _, b in calls(mock) if m == "POST"]
+    assert len(posts) == 3
+    assert [b["max_age"] >= 1 for b in posts] == [False, True, True]
+    assert res.meta.extra["recovered"] == "the job was lost on the server (HTTP 500)"
+
+
+def test_a_query_cancelled_on_the_server_names_the_status(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(5))
+    with pytest.raises(QueryCancelled) as info:
+        src.query("SELECT 1")
+    assert info.value.message == "the query was cancelled on the server (status cancelled)"
+    assert (info.value.source, info.value.job_id) == ("stmo", JID)
+
+
+def test_a_schema_job_failed_without_a_message_is_a_query_error(
+    mock: responses.RequestsMock,
+) -> None:
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(4, error=""))
+    with make_source(timeout=5) as s, pytest.raises(QueryError) as info:
+        s.tables()
+    err = info.value
+    assert type(err) is QueryError
+    assert err.message == "Redash could not read the schema: "
+    assert (err.source, err.job_id) == ("stmo", "schema-job")
+    assert all(m != "DELETE" for m, _, _ in calls(mock))  # nothing left to cancel
+
+
+def test_a_schema_job_is_done_only_at_status_3(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    """A result list on a job still running (status 2) is not the schema yet."""
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(2, [{"name": "partial"}]))
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(3, [{"name": "t", "columns": ["c"]}]))
+    assert src.tables().records() == [{"table_name": "t", "column_name": "c", "data_type": None}]
+
+
+def test_a_schema_job_follows_the_sources_poll_schedule(mock: responses.RequestsMock) -> None:
+    """A schedule whose first wait is longer than the deadline: one poll, then the timeout."""
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(2))
+    mock.delete(f"{BASE}/api/jobs/schema-job", json=None)
+    slow = PollSchedule(first=30, factor=0, cap=30)
+    with make_source(timeout=1, poll=slow) as s, pytest.raises(QueryTimeout) as info:
+        s.tables()
+    assert info.value.message == "no result within 1 s; the remote job was cancelled"
+    assert (info.value.source, info.value.job_id) == ("stmo", "schema-job")
+    assert [m for m, p, _ in calls(mock) if p == "/api/jobs/schema-job"] == ["GET", "DELETE"]
+
+
+def test_a_schema_job_whose_first_poll_outlives_the_deadline_names_the_job(
+    mock: responses.RequestsMock,
+) -> None:
+    def late(request: Any) -> tuple[int, dict[str, str], str]:
+        time.sleep(0.5)
+        return 500, {"Content-Type": "application/json"}, '{"message": "Internal Server Error"}'
+
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    mock.add_callback(responses.GET, f"{BASE}/api/jobs/schema-job", callback=late)
+    mock.delete(f"{BASE}/api/jobs/schema-job", json=None)
+    with make_source(timeout=0.3) as s, pytest.raises(QueryTimeout) as info:
+        s.tables()
+    assert info.value.message == "no result within 0.3 s; the remote job was cancelled"
+    assert (info.value.source, info.value.job_id) == ("stmo", "schema-job")
+
+
+def test_cancelling_a_schema_job_uses_the_short_cancel_timeouts_and_retries(
+    mock: responses.RequestsMock,
+) -> None:
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(2))
+    mock.delete(f"{BASE}/api/jobs/schema-job", status=503, body="busy")
+    one_try = RetryPolicy(attempts=1, initial=0.001, maximum=0.002)
+    with make_source(timeout=0.2, retry=one_try) as s:
+        with pytest.raises(QueryTimeout) as info:
+            s.tables()
+        deletes = [t for m, _, t in read_timeouts_full(s) if m == "DELETE"]
+    assert "cancelling the remote job failed" in info.value.message
+    # Three tries (the cancel policy, not the source's one), 5 s to connect, 10 s to read.
+    assert deletes == [(5.0, 10.0)] * 3
+
+
+@pytest.mark.parametrize(
+    ("status", "note"),
+    [(204, "was cancelled"), (300, "cancelling the remote job failed"), (404, "could not be")],
+)
+def test_a_schema_job_cancel_counts_only_a_2xx_answer(
+    mock: responses.RequestsMock, status: int, note: str
+) -> None:
+    mock.get(f"{BASE}/api/data_sources/1/schema", json=schema_job(1))
+    mock.get(f"{BASE}/api/jobs/schema-job", json=schema_job(2))
+    mock.delete(f"{BASE}/api/jobs/schema-job", status=status, body="")
+    with make_source(timeout=0.2) as s, pytest.raises(QueryTimeout) as info:
+        s.tables()
+    assert note in info.value.message
