@@ -8,6 +8,7 @@ the safe path; the edge of the 64-bit integer range when a column's type is infe
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from typing import Any
 
@@ -84,3 +85,26 @@ def test_inferred_integers_stop_at_the_64_bit_range() -> None:
     assert infer_type([-(2**63), 2**63 - 1]) == "integer"
     assert infer_type([-(2**63) - 1]) == "json"
     assert infer_type([2**63]) == "json"
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_list_holding_an_integer_past_64_bits_is_kept_as_json_text(fast: bool) -> None:
+    """NaN sends the body through Python's json, which keeps 2**64 an int; orjson cannot
+    write it back, and the decode used to fail with a bare TypeError."""
+    raw = (
+        b'{"query_result": {"id": 1, "data": {"columns": ['
+        b'{"name": "a", "type": "string"}, {"name": "f", "type": "float"}], '
+        b'"rows": [{"a": [18446744073709551616, "x"], "f": NaN}, {"a": null, "f": 1.5}]}}}'
+    )
+    _, res = decode_query_result(raw, fast=fast)
+    assert [(c.name, c.type) for c in res.columns] == [("a", "json"), ("f", "float")]
+    rows = res.to_arrow().to_pylist()
+    assert rows[0]["a"] == '[18446744073709551616,"x"]' and rows[1]["a"] is None
+    assert math.isnan(rows[0]["f"]) and rows[1]["f"] == 1.5
+
+
+@pytest.mark.parametrize("doc", [{"result": [1, 2]}, {"result": "text"}, [1]])
+def test_rows_under_a_path_through_a_non_object_name_the_path(doc: Any) -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode_rows(orjson.dumps(doc), ("result", "data"), [("n", "integer")], fast=False)
+    assert info.value.message == "no result.data in the JSON body"
