@@ -8,7 +8,9 @@ body, and that no request of a call waits past the call's deadline. Errors are c
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Iterator
 from typing import Any, Final
@@ -28,6 +30,7 @@ from thsources.errors import (
 )
 from thsources.http import RetryPolicy
 from thsources.polling import PollSchedule, Progress
+from thsources.result import ResultMeta
 from thsources.sources.base import JobState
 from thsources.sources.redash import RedashSource
 
@@ -430,3 +433,195 @@ def test_a_schema_job_cancel_counts_only_a_2xx_answer(
     with make_source(timeout=0.2) as s, pytest.raises(QueryTimeout) as info:
         s.tables()
     assert note in info.value.message
+
+
+# -- another text's result --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ran", "shown"),
+    [
+        ("SELECT  2", "'SELECT  2'"),
+        ("SELECT " + "x" * 113, repr("SELECT " + "x" * 113)),
+        ("SELECT " + "y" * 120, repr(("SELECT " + "y" * 120)[:117] + "...")),
+    ],
+)
+def test_another_texts_result_twice_is_a_protocol_error_showing_that_text(
+    src: RedashSource, mock: responses.RequestsMock, ran: str, shown: str
+) -> None:
+    """Re-run under a marked text, Redash still answers for another text: say which."""
+    mock.post(f"{BASE}/api/query_results", json=result_body(ran))
+    with pytest.raises(ProtocolError) as info:
+        src.query("SELECT 1")
+    assert info.value.message == (
+        "Redash answered with the result of another query text that shares this one's "
+        f"cache key (it ignores whitespace and /* */ comments): {shown}"
+    )
+    posts = [b["query"] for m, _, b in calls(mock) if m == "POST"]
+    assert posts[0] == "SELECT 1" and re.fullmatch(
+        r"-- thsources run [0-9a-f]{16}\nSELECT 1", posts[1]
+    )
+
+
+# -- what a finished job's result says about itself -------------------------------------------
+
+
+def test_a_fetched_result_carries_its_whole_meta(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    answer = result_body("SELECT 1")
+    answer["query_result"]["data"]["truncated"] = True
+    mock.get(f"{BASE}/api/query_results/270.json", json=answer)
+    res = src.query("SELECT 1")
+    assert res.meta == ResultMeta(
+        source="stmo",
+        query="SELECT 1",
+        job_id=JID,
+        result_id=270,
+        runtime_s=0.25,
+        retrieved_at=dt.datetime(2026, 11, 26, 17, 52, 3, tzinfo=dt.UTC),
+        cached=False,
+        truncated=True,
+        extra={"data_source_id": 1, "query_hash": "h"},
+    )
+    assert [(m, p) for m, p, _ in calls(mock)][-1] == ("GET", "/api/query_results/270.json")
+
+
+def test_a_cached_answer_is_done_at_once_and_says_cached(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    answer = result_body("SELECT 1", rid=9)
+    del answer["query_result"]["runtime"], answer["query_result"]["query_hash"]
+    mock.post(f"{BASE}/api/query_results", json=answer)
+    handle = src.submit("SELECT 1", max_age=60)
+    assert handle.id is None and handle.state is JobState.DONE
+    assert repr(handle) == "<RedashJob None done>"
+    res = handle.result()
+    assert (res.meta.cached, res.meta.result_id, res.meta.job_id) == (True, 9, None)
+    assert res.meta.runtime_s is None and res.meta.extra == {"data_source_id": 1}
+    assert calls(mock)[-1][2]["max_age"] == 60
+    assert len(mock.calls) == 2  # the data sources, the POST: nothing polled or fetched
+
+
+def test_a_result_of_the_wrong_shape_is_a_protocol_error_naming_the_job(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json={"query_result": {"data": "no rows"}})
+    with pytest.raises(ProtocolError) as info:
+        src.query("SELECT 1")
+    assert info.value.message.startswith("Redash sent a result of the wrong shape: ")
+    assert (info.value.source, info.value.job_id) == ("stmo", JID)
+
+
+def test_a_result_refused_names_the_result(src: RedashSource, mock: responses.RequestsMock) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", status=403, json={"message": "no"})
+    with pytest.raises(PermissionDenied) as info:
+        src.query("SELECT 1")
+    assert "result 270" in info.value.message
+
+
+# -- the states a user reads ------------------------------------------------------------------
+
+
+def test_state_follows_the_server_then_settles(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(2))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3))  # status 3 before the result id: running
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json=result_body("SELECT 1"))
+    handle = src.submit("SELECT 1")
+    assert repr(handle) == f"<RedashJob {JID} queued>"
+    seen = [handle.state for _ in range(4)]
+    assert seen == [JobState.QUEUED, JobState.RUNNING, JobState.RUNNING, JobState.DONE]
+    assert handle.result().records() == [{"n": 1}]
+    assert handle.state is JobState.DONE and repr(handle) == f"<RedashJob {JID} done>"
+    polls = [p for m, p, _ in calls(mock) if p == f"/api/jobs/{JID}"]
+    assert len(polls) == 4  # the result was fetched without polling again
+
+
+def test_a_submit_answered_by_a_finished_job_without_result_id_is_running(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(3))
+    handle = src.submit("SELECT 1")
+    assert repr(handle) == f"<RedashJob {JID} running>"
+
+
+def test_a_job_answer_without_an_id_is_a_protocol_error(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json={"job": {"status": 1, "error": ""}})
+    with pytest.raises(ProtocolError) as info:
+        src.submit("SELECT 1")
+    assert info.value.message == "Redash answered with a job without an id"
+    assert info.value.source == "stmo"
+
+
+def test_a_poll_of_the_wrong_shape_is_a_protocol_error_and_the_job_is_cancelled(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json={"status": 2})
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    with pytest.raises(ProtocolError) as info:
+        src.query("SELECT 1")
+    assert info.value.message == f"job {JID}: unexpected answer {{'status': 2}}"
+    assert (info.value.source, info.value.job_id) == ("stmo", JID)
+    assert calls(mock)[-1][:2] == ("DELETE", f"/api/jobs/{JID}")
+
+
+def test_a_query_error_is_kept_for_later_results(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(4, error='relation "x" does not exist'))
+    handle = src.submit("SELECT * FROM x")
+    for _ in range(2):
+        with pytest.raises(QueryError) as info:
+            handle.result()
+        assert info.value.message == 'relation "x" does not exist'
+        assert (info.value.source, info.value.job_id) == ("stmo", JID)
+    assert handle.state is JobState.FAILED
+    assert len([p for _, p, _ in calls(mock) if p == f"/api/jobs/{JID}"]) == 1
+
+
+def test_an_unreachable_server_until_the_deadline_says_so_and_cancels(
+    mock: responses.RequestsMock,
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(2))
+    mock.get(f"{BASE}/api/jobs/{JID}", status=503, body="down")
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    with make_source(timeout=0.5) as s, pytest.raises(SourceUnavailable) as info:
+        handle = s.submit("SELECT 1")
+        handle.result()
+    err = info.value
+    assert err.message.endswith(
+        "; the server was still unreachable at the deadline (0.5 s); the remote job was cancelled"
+    )
+    assert "503" in err.message
+    assert (err.source, err.job_id) == ("stmo", JID)
+    assert handle.state is JobState.CANCELLED
+
+
+@pytest.mark.parametrize("status", [500, 501, 505])
+def test_a_server_error_while_polling_ends_the_wait_at_once(
+    src: RedashSource, mock: responses.RequestsMock, status: int
+) -> None:
+    """Only a missing answer, 429 and a gateway's 502/503/504 are waited out."""
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", status=status, body="broken")
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    with pytest.raises(SourceUnavailable) as info:
+        src.query("SELECT 1", timeout=30)
+    assert info.value.status_code == status
