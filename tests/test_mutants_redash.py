@@ -21,6 +21,7 @@ import requests
 import responses
 
 from thsources.errors import (
+    NotFound,
     PermissionDenied,
     ProtocolError,
     QueryCancelled,
@@ -625,3 +626,65 @@ def test_a_server_error_while_polling_ends_the_wait_at_once(
     with pytest.raises(SourceUnavailable) as info:
         src.query("SELECT 1", timeout=30)
     assert info.value.status_code == status
+
+
+# -- saved queries run with the query's own key -----------------------------------------------
+
+SAVED: Final = {"id": 5, "query": "SELECT 1", "data_source_id": 1, "options": {"parameters": []}}
+NO_CACHED: Final = {"message": "No cached result found for this query."}
+
+
+def add_saved_job(mock: responses.RequestsMock) -> None:
+    mock.get(f"{BASE}/api/queries/5", json=SAVED)
+    mock.get(f"{BASE}/api/data_sources/1", json={"id": 1, "type": "pg"})
+    mock.post(f"{BASE}/api/queries/5/results", json=job(1))
+    mock.get(f"{BASE}/api/queries/5/jobs/{JID}", json=job(3, 50))
+    mock.get(f"{BASE}/api/queries/5/results/50.json", status=404, json=NO_CACHED)
+
+
+def test_a_result_the_query_key_may_not_read_is_picked_up_by_a_widened_repost(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    add_saved_job(mock)
+    mock.post(f"{BASE}/api/queries/5/results", json=result_body("SELECT 1", rid=50))
+    res = src.run_saved(5)
+    assert res.records() == [{"n": 1}]
+    assert (res.meta.cached, res.meta.result_id, res.meta.job_id) == (False, 50, JID)
+    assert res.meta.extra == {"data_source_id": 1, "query_hash": "h", "saved_query_id": 5}
+    sent = calls(mock)
+    assert [(m, p) for m, p, _ in sent][-4:] == [
+        ("POST", "/api/queries/5/results"),
+        ("GET", f"/api/queries/5/jobs/{JID}"),
+        ("GET", "/api/queries/5/results/50.json"),
+        ("POST", "/api/queries/5/results"),
+    ]
+    first, second = (b for m, _, b in sent if m == "POST")
+    assert first == {"parameters": {}, "max_age": 0}
+    assert second["parameters"] == {} and second["max_age"] >= 1
+
+
+def test_a_widened_repost_answered_by_a_job_is_followed(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    add_saved_job(mock)
+    mock.post(f"{BASE}/api/queries/5/results", json=job(2, jid="job-2"))
+    mock.get(f"{BASE}/api/queries/5/jobs/job-2", json=job(3, 51, jid="job-2"))
+    mock.get(f"{BASE}/api/queries/5/results/51.json", json=result_body("SELECT 1", rid=51))
+    res = src.run_saved(5)
+    assert (res.meta.result_id, res.meta.job_id) == (51, "job-2")
+    assert [p for m, p, _ in calls(mock) if m == "GET"][-2:] == [
+        "/api/queries/5/jobs/job-2",
+        "/api/queries/5/results/51.json",
+    ]
+
+
+def test_a_404_on_an_ad_hoc_result_is_not_found(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    """Only a saved query's result is re-posted for: an ad-hoc 404 is an error."""
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", status=404, json=NO_CACHED)
+    with pytest.raises(NotFound):
+        src.query("SELECT 1")
+    assert [m for m, _, _ in calls(mock)].count("POST") == 1
