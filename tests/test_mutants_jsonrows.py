@@ -17,6 +17,7 @@ import pytest
 
 from thsources.errors import ProtocolError
 from thsources.jsonrows import decode_query_result, decode_rows, infer_type
+from thsources.result import ResultMeta
 
 
 def body(**query_result: Any) -> bytes:
@@ -108,3 +109,22 @@ def test_rows_under_a_path_through_a_non_object_name_the_path(doc: Any) -> None:
     with pytest.raises(ProtocolError) as info:
         decode_rows(orjson.dumps(doc), ("result", "data"), [("n", "integer")], fast=False)
     assert info.value.message == "no result.data in the JSON body"
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_meta_of_a_decoded_result(fast: bool) -> None:
+    raw = body(query="SELECT 1 AS n", runtime=1, retrieved_at="2026-10-01T12:00:00Z")
+    _, res = decode_query_result(raw, fast=fast)
+    assert res.meta == ResultMeta(
+        source="redash",
+        query="SELECT 1 AS n",
+        result_id=7,
+        runtime_s=1.0,
+        retrieved_at=dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC),
+    )
+    assert isinstance(res.meta.runtime_s, float)
+
+
+def test_a_query_that_is_not_text_is_left_out_of_the_meta() -> None:
+    _, res = decode_query_result(body(query=["SELECT 1"], runtime="slow"))
+    assert (res.meta.query, res.meta.runtime_s) == (None, None)
