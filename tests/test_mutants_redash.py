@@ -688,3 +688,143 @@ def test_a_404_on_an_ad_hoc_result_is_not_found(
     with pytest.raises(NotFound):
         src.query("SELECT 1")
     assert [m for m, _, _ in calls(mock)].count("POST") == 1
+
+
+# -- waiting through outages, giving up, cancelling -------------------------------------------
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504, None])
+def test_a_passing_outage_while_polling_is_waited_out(
+    src: RedashSource, mock: responses.RequestsMock, status: int | None
+) -> None:
+    """A proxy's 5xx, a 429 or no answer at all: the poll goes on and the result comes."""
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(2))
+    for _ in range(FAST_RETRY.attempts):  # the HTTP layer's own retries all fail
+        if status is None:
+            mock.get(f"{BASE}/api/jobs/{JID}", body=requests.ConnectionError("refused"))
+        else:
+            mock.get(f"{BASE}/api/jobs/{JID}", status=status, body="busy")
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json=result_body("SELECT 1"))
+    states: list[JobState] = []
+    res = src.query("SELECT 1", progress=lambda e: states.append(e.state))
+    assert res.records() == [{"n": 1}]
+    # During the outage the job is reported in its last known state.
+    assert states[:2] == [JobState.RUNNING, JobState.RUNNING] and states[-1] is JobState.DONE
+
+
+def test_an_outage_that_ended_is_not_blamed_at_the_deadline(
+    mock: responses.RequestsMock,
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", status=503, body="busy")
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(2))
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    with make_source(timeout=0.5) as s, pytest.raises(QueryTimeout) as info:
+        s.query("SELECT 1")
+    assert info.value.message == "no result within 0.5 s; the remote job was cancelled"
+    assert (info.value.source, info.value.job_id) == ("stmo", JID)
+
+
+def test_a_first_post_resent_after_a_gateway_error_covers_the_first_try(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", status=502, body="bad gateway")
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    handle = src.submit("SELECT 1")
+    assert handle.id == JID
+    first, second = (b for m, _, b in calls(mock) if m == "POST")
+    assert first["max_age"] == 0 and second["max_age"] >= 1
+    assert {k: v for k, v in second.items() if k != "max_age"} == {
+        "data_source_id": 1,
+        "query": "SELECT 1",
+        "parameters": {},
+    }
+
+
+def test_a_job_the_key_could_not_cancel_can_still_be_waited_for(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(2))
+    mock.delete(f"{BASE}/api/jobs/{JID}", status=403, json={"message": "no"})
+    handle = src.submit("SELECT 1")
+    with pytest.raises(QueryTimeout) as info:
+        handle.result(timeout=0.2)
+    assert info.value.message.endswith(
+        "the remote job could not be cancelled with these credentials"
+    )
+    mock.replace(responses.GET, f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json=result_body("SELECT 1"))
+    assert handle.result().records() == [{"n": 1}]
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_cancel_refused_for_the_key_is_permission_denied(
+    src: RedashSource, mock: responses.RequestsMock, status: int
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.delete(f"{BASE}/api/jobs/{JID}", status=status, json={"message": "no"})
+    handle = src.submit("SELECT 1")
+    with pytest.raises(PermissionDenied):
+        handle.cancel()
+
+
+def test_cancel_failing_on_the_server_says_which_job(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.delete(f"{BASE}/api/jobs/{JID}", status=503, json={"message": "busy"})
+    handle = src.submit("SELECT 1")
+    with pytest.raises(SourceUnavailable) as info:
+        handle.cancel()
+    assert f"cancelling job {JID}" in info.value.message
+    sent = read_timeouts_full(src)
+    assert [t for m, _, t in sent if m == "DELETE"] == [(5.0, 10.0)] * 3
+
+
+def test_a_recovered_job_still_running_at_the_deadline_is_named_and_cancelled(
+    mock: responses.RequestsMock,
+) -> None:
+    """After a lost job was re-posted, the timeout names and cancels the new job."""
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", status=500, json={"message": "Internal Server Error"})
+    mock.post(f"{BASE}/api/query_results", json=job(1, jid="job-2"))
+    mock.get(f"{BASE}/api/jobs/job-2", json=job(3, jid="job-2"))  # done, no result id yet
+    mock.delete(f"{BASE}/api/jobs/job-2", json=None)
+    with make_source(timeout=0.5) as s, pytest.raises(QueryTimeout) as info:
+        s.query("SELECT 1")
+    assert info.value.job_id == "job-2"
+    assert calls(mock)[-1][:2] == ("DELETE", "/api/jobs/job-2")
+
+
+def test_the_debug_log_tells_the_jobs_story(
+    src: RedashSource, mock: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    for _ in range(2 * FAST_RETRY.attempts):  # two polls fail after the HTTP layer's retries
+        mock.get(f"{BASE}/api/jobs/{JID}", status=503, body="busy")
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(2))
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    caplog.set_level(logging.DEBUG, logger="thsources.sources.redash")
+    with pytest.raises(QueryTimeout):
+        src.query("SELECT 1", timeout=0.5)
+    lines = [r.getMessage() for r in caplog.records if r.name == "thsources.sources.redash"]
+    assert lines[0] == "data source treeherder-pg: id 1, type pg"
+    assert lines[1] == f"Redash job {JID}: queued"
+    outage = [line for line in lines if "unreachable" in line]
+    assert len(outage) == 1 and outage[0].startswith(f"job {JID}: Redash unreachable, polling on: ")
+    assert lines[-1] == f"cancelled Redash job {JID}"
+
+
+def test_the_debug_log_says_when_the_key_may_not_cancel(
+    src: RedashSource, mock: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.delete(f"{BASE}/api/jobs/{JID}", status=403, json={"message": "no"})
+    caplog.set_level(logging.DEBUG, logger="thsources.sources.redash")
+    handle = src.submit("SELECT 1")
+    with pytest.raises(PermissionDenied):
+        handle.cancel()
+    assert caplog.records[-1].getMessage() == f"this key may not cancel job {JID} (HTTP 403)"
