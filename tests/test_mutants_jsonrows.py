@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from thsources.errors import ProtocolError
-from thsources.jsonrows import decode_query_result, decode_rows, infer_type
+from thsources.jsonrows import STATS, decode_query_result, decode_rows, infer_type
 from thsources.result import ResultMeta
 
 
@@ -128,3 +128,47 @@ def test_the_meta_of_a_decoded_result(fast: bool) -> None:
 def test_a_query_that_is_not_text_is_left_out_of_the_meta() -> None:
     _, res = decode_query_result(body(query=["SELECT 1"], runtime="slow"))
     assert (res.meta.query, res.meta.runtime_s) == (None, None)
+
+
+def untyped_body(rows: list[dict[str, Any]]) -> bytes:
+    columns = [{"name": "u", "type": None}, {"name": "s", "type": "string"}]
+    return orjson.dumps({"query_result": {"id": 1, "data": {"columns": columns, "rows": rows}}})
+
+
+def test_a_last_row_wider_than_the_sample_window_still_takes_the_fast_path() -> None:
+    """Untyped columns are guessed from the first and last rows, found by widening the
+    window searched from each end until it holds a row separator."""
+    wide = "w" * (100 << 10)
+    rows = [{"u": i, "s": "x"} for i in range(50)] + [{"u": 50, "s": wide}]
+    STATS.reset()
+    _, res = decode_query_result(untyped_body(rows))
+    assert (STATS.last_path, STATS.last_reason) == ("fast", "")
+    assert [(c.name, c.type) for c in res.columns] == [("u", "integer"), ("s", "string")]
+    assert res.column("u") == list(range(51))
+    assert res.column("s")[-1] == wide and res.column("s")[0] == "x"
+
+
+def test_a_single_wide_row_takes_the_fast_path() -> None:
+    wide = "w" * (100 << 10)
+    STATS.reset()
+    _, res = decode_query_result(untyped_body([{"u": 1.5, "s": wide}]))
+    assert STATS.last_path == "fast"
+    assert res.records() == [{"u": 1.5, "s": wide}]
+
+
+def test_an_untyped_column_of_lists_goes_the_safe_way_and_says_why() -> None:
+    rows = [{"u": [i], "s": "x" * 100} for i in range(1000)]
+    STATS.reset()
+    _, res = decode_query_result(untyped_body(rows))
+    assert STATS.last_reason == "json column: 'u' holds lists, objects or mixed values"
+    assert res.columns[0].type == "json" and res.column("u")[:2] == [[0], [1]]
+
+
+def test_a_nan_in_a_sampled_row_goes_the_safe_way_and_says_why() -> None:
+    rows = [{"u": i, "s": "x" * 100} for i in range(1000)]
+    raw = untyped_body(rows).replace(b'{"u":0,', b'{"u":NaN,', 1)
+    STATS.reset()
+    _, res = decode_query_result(raw)
+    assert STATS.last_reason == "sample: first or last row is not valid JSON"
+    values = res.column("u")
+    assert math.isnan(values[0]) and values[1:3] == [1.0, 2.0]
