@@ -22,18 +22,20 @@ import responses
 
 from thsources.errors import (
     NotFound,
+    ParameterError,
     PermissionDenied,
     ProtocolError,
     QueryCancelled,
     QueryError,
     QueryTimeout,
+    SourceError,
     SourceUnavailable,
 )
 from thsources.http import RetryPolicy
 from thsources.polling import PollSchedule, Progress
 from thsources.result import ResultMeta
 from thsources.sources.base import JobState
-from thsources.sources.redash import RedashSource
+from thsources.sources.redash import RedashJob, RedashSource
 
 KEY: Final = "mutantKey0123456789abcdefZQXWvu"
 BASE: Final = "http://redash.test"
@@ -828,3 +830,149 @@ def test_the_debug_log_says_when_the_key_may_not_cancel(
     with pytest.raises(PermissionDenied):
         handle.cancel()
     assert caplog.records[-1].getMessage() == f"this key may not cancel job {JID} (HTTP 403)"
+
+
+# -- submitting -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sql", ["", "  \n", None, 5])
+def test_no_sql_is_a_parameter_error_before_any_request(
+    src: RedashSource, mock: responses.RequestsMock, sql: Any
+) -> None:
+    with pytest.raises(ParameterError) as info:
+        src.submit(sql)
+    assert (info.value.message, info.value.source) == ("no SQL given", "stmo")
+    assert calls(mock) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "ds_type", "query"),
+    [
+        ({}, "pg", "SELECT E'a''b\\\\' AS v"),
+        ({}, "mysql", "SELECT _utf8mb4 X'6127625c' AS v"),
+        ({"dialect": "mysql"}, "pg", "SELECT _utf8mb4 X'6127625c' AS v"),
+    ],
+)
+def test_parameters_are_bound_in_the_data_sources_dialect(
+    mock: responses.RequestsMock, options: dict[str, Any], ds_type: str, query: str
+) -> None:
+    mock.replace(responses.GET, f"{BASE}/api/data_sources", json=[{**SOURCES[0], "type": ds_type}])
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    with make_source(**options) as s:
+        s.submit("SELECT :v AS v", {"v": "a'b\\"})
+    assert calls(mock)[-1][2]["query"] == query
+
+
+def test_braces_in_the_sql_are_protected_from_redashs_template_rendering(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    src.submit("SELECT '{{ x }}' AS v")
+    assert calls(mock)[-1][2]["query"] == "{{=<% %>=}}SELECT '{{ x }}' AS v"
+
+
+def test_a_cached_result_of_the_bound_text_is_accepted_as_is(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=result_body("SELECT 5 AS n"))
+    res = src.query("SELECT :n AS n", {"n": 5}, max_age=60)
+    assert res.meta.query == "SELECT 5 AS n" and res.meta.cached is True
+    assert [m for m, _, _ in calls(mock)].count("POST") == 1
+
+
+@pytest.mark.parametrize(("syntax", "posts"), [("sql", 2), (None, 2), ("json", 1)])
+def test_another_texts_result_is_re_run_only_on_sql_data_sources(
+    mock: responses.RequestsMock, syntax: str | None, posts: int
+) -> None:
+    """A ``--`` comment makes a text of its own only where the query language is SQL."""
+    mock.replace(responses.GET, f"{BASE}/api/data_sources", json=[{**SOURCES[0], "syntax": syntax}])
+    mock.post(f"{BASE}/api/query_results", json=result_body("SELECT  1"))
+    with make_source() as s, pytest.raises(ProtocolError, match="shares this one's cache key"):
+        s.query("SELECT 1")
+    assert [m for m, _, _ in calls(mock)].count("POST") == posts
+
+
+def test_the_submit_may_take_the_grace_past_the_deadline_polls_may_not(
+    mock: responses.RequestsMock,
+) -> None:
+    """The POST's answer carries the job id needed to cancel: it may come 5 s late."""
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json=result_body("SELECT 1"))
+    with make_source(timeout=20) as s:
+        s.query("SELECT 1")
+        sent = read_timeouts(s)
+    post = [t for m, _, t in sent if m == "POST"]
+    gets = [t for m, _, t in sent if m == "GET"]
+    assert len(post) == 1 and 20 < post[0] <= 25
+    assert all(t <= 20 for t in gets)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b'{"job": "queued"}',
+        b'{"something": "else"}',
+        b"[1, 2]",
+    ],
+)
+def test_a_submit_answer_of_neither_shape_is_a_protocol_error(
+    src: RedashSource, mock: responses.RequestsMock, answer: bytes
+) -> None:
+    mock.post(f"{BASE}/api/query_results", body=answer, content_type="application/json")
+    with pytest.raises(ProtocolError) as info:
+        src.submit("SELECT 1")
+    shown = str(orjson.loads(answer))
+    assert info.value.message == (
+        f"Redash answered the query with neither a job nor a result: {shown}"
+    )
+    assert info.value.source == "stmo"
+
+
+def test_a_cached_answer_with_its_keys_in_another_order_is_a_result(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    raw = b'  {\n  "query_result": ' + orjson.dumps(result_body("SELECT 1")["query_result"]) + b"}"
+    mock.post(f"{BASE}/api/query_results", body=raw, content_type="application/json")
+    assert src.query("SELECT 1", max_age=60).records() == [{"n": 1}]
+
+
+def test_a_refused_submit_says_what_the_server_said(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", status=400, json={"message": "Query text is empty"})
+    with pytest.raises(SourceError) as info:
+        src.submit("SELECT 1")
+    assert info.value.message == "Redash rejected the query (HTTP 400): Query text is empty"
+
+
+def test_a_job_failed_at_submit_is_not_cancelled(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(4, error="syntax error at or near"))
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    with pytest.raises(QueryError, match="syntax error"):
+        src.submit("SELEC 1")
+    assert [m for m, _, _ in calls(mock)] == ["GET", "POST"]
+
+
+def test_an_interrupt_during_submit_cancels_even_if_the_cancel_fails(
+    src: RedashSource,
+    mock: responses.RequestsMock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Ctrl-C right after Redash gave the job an id: the DELETE is sent; its failure is
+    logged and the interrupt, not the cancel's error, reaches the caller."""
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.delete(f"{BASE}/api/jobs/{JID}", status=503, body="busy")
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RedashJob, "_interpret", interrupted)
+    caplog.set_level(logging.DEBUG, logger="thsources.sources.redash")
+    with pytest.raises(KeyboardInterrupt):
+        src.submit("SELECT 1")
+    assert calls(mock)[-1][:2] == ("DELETE", f"/api/jobs/{JID}")
+    assert caplog.records[-1].getMessage() == (f"cancelling job {JID} failed: SourceUnavailable")
