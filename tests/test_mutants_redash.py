@@ -976,3 +976,33 @@ def test_an_interrupt_during_submit_cancels_even_if_the_cancel_fails(
         src.submit("SELECT 1")
     assert calls(mock)[-1][:2] == ("DELETE", f"/api/jobs/{JID}")
     assert caplog.records[-1].getMessage() == (f"cancelling job {JID} failed: SourceUnavailable")
+
+
+def test_a_poll_refused_names_the_job(src: RedashSource, mock: responses.RequestsMock) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", status=403, json={"message": "no"})
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    with pytest.raises(PermissionDenied) as info:
+        src.query("SELECT 1")
+    assert info.value.message == f"Redash refused job {JID}: no"
+
+
+def test_a_result_found_by_reading_state_during_the_wait_is_not_fetched_again(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    """``job.state`` read from a progress callback recovers a lost job whose re-post answers
+    with the result: the wait returns that result without another request."""
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(2))
+    mock.get(f"{BASE}/api/jobs/{JID}", status=500, json={"message": "Internal Server Error"})
+    mock.post(f"{BASE}/api/query_results", json=result_body("SELECT 1"))
+    seen: list[JobState] = []
+    handle = src.submit("SELECT 1", progress=lambda e: seen.append(handle.state))
+    res = handle.result()
+    assert res.records() == [{"n": 1}] and seen == [JobState.DONE, JobState.DONE]
+    assert [(m, p) for m, p, _ in calls(mock)][1:] == [
+        ("POST", "/api/query_results"),
+        ("GET", f"/api/jobs/{JID}"),
+        ("GET", f"/api/jobs/{JID}"),
+        ("POST", "/api/query_results"),
+    ]
