@@ -1006,3 +1006,28 @@ def test_a_result_found_by_reading_state_during_the_wait_is_not_fetched_again(
         ("GET", f"/api/jobs/{JID}"),
         ("POST", "/api/query_results"),
     ]
+
+
+def test_a_long_poll_answer_of_the_wrong_shape_is_cut_at_200_characters(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    answer = {"status": "x" * 300}
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=answer)
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    with pytest.raises(ProtocolError) as info:
+        src.query("SELECT 1")
+    assert info.value.message == f"job {JID}: unexpected answer {str(answer)[:200]}"
+
+
+def test_the_re_post_after_a_failure_without_message_waits_no_longer_than_the_deadline(
+    mock: responses.RequestsMock,
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(4, error=""))
+    mock.post(f"{BASE}/api/query_results", json=result_body("SELECT 1"))
+    with make_source(timeout=20) as s:
+        assert s.query("SELECT 1").records() == [{"n": 1}]
+        sent = read_timeouts(s)
+    assert [m for m, _, _ in sent] == ["GET", "POST", "GET", "POST"]
+    assert all(t <= 25 for _, _, t in sent), sent
