@@ -786,14 +786,15 @@ def test_cancel_failing_on_the_server_says_which_job(
     assert [t for m, _, t in sent if m == "DELETE"] == [(5.0, 10.0)] * 3
 
 
+@pytest.mark.parametrize("status", [1, 2, 3])  # 3 without a result id is still running
 def test_a_recovered_job_still_running_at_the_deadline_is_named_and_cancelled(
-    mock: responses.RequestsMock,
+    mock: responses.RequestsMock, status: int
 ) -> None:
     """After a lost job was re-posted, the timeout names and cancels the new job."""
     mock.post(f"{BASE}/api/query_results", json=job(1))
     mock.get(f"{BASE}/api/jobs/{JID}", status=500, json={"message": "Internal Server Error"})
     mock.post(f"{BASE}/api/query_results", json=job(1, jid="job-2"))
-    mock.get(f"{BASE}/api/jobs/job-2", json=job(3, jid="job-2"))  # done, no result id yet
+    mock.get(f"{BASE}/api/jobs/job-2", json=job(status, jid="job-2"))
     mock.delete(f"{BASE}/api/jobs/job-2", json=None)
     with make_source(timeout=0.5) as s, pytest.raises(QueryTimeout) as info:
         s.query("SELECT 1")
@@ -1031,3 +1032,24 @@ def test_the_re_post_after_a_failure_without_message_waits_no_longer_than_the_de
         sent = read_timeouts(s)
     assert [m for m, _, _ in sent] == ["GET", "POST", "GET", "POST"]
     assert all(t <= 25 for _, _, t in sent), sent
+
+
+def test_a_redirected_submit_is_refused_not_followed(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", status=300, json=job(1))
+    with pytest.raises(SourceError) as info:
+        src.submit("SELECT 1")
+    assert "redirected (HTTP 300)" in info.value.message
+    assert [m for m, _, _ in calls(mock)] == ["GET", "POST"]
+
+
+def test_a_submit_answered_by_another_server_says_so(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", status=404, body="<html>", content_type="text/html")
+    with pytest.raises(ProtocolError) as info:
+        src.submit("SELECT 1")
+    assert info.value.message.startswith(
+        f"{BASE} does not look like a Redash server: the query answered HTTP 404 with text/html"
+    )
