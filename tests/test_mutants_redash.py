@@ -806,7 +806,7 @@ def test_the_debug_log_tells_the_jobs_story(
     src: RedashSource, mock: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
     mock.post(f"{BASE}/api/query_results", json=job(1))
-    for _ in range(2 * FAST_RETRY.attempts):  # two polls fail after the HTTP layer's retries
+    for _ in range(3 * FAST_RETRY.attempts):  # three polls fail after the HTTP layer's retries
         mock.get(f"{BASE}/api/jobs/{JID}", status=503, body="busy")
     mock.get(f"{BASE}/api/jobs/{JID}", json=job(2))
     mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
@@ -1052,4 +1052,18 @@ def test_a_submit_answered_by_another_server_says_so(
         src.submit("SELECT 1")
     assert info.value.message.startswith(
         f"{BASE} does not look like a Redash server: the query answered HTTP 404 with text/html"
+    )
+
+
+def test_a_cancelled_jobs_result_says_so(src: RedashSource, mock: responses.RequestsMock) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    handle = src.submit("SELECT 1")
+    handle.cancel()
+    with pytest.raises(QueryCancelled) as info:
+        handle.result()
+    assert (info.value.message, info.value.source, info.value.job_id) == (
+        "the job was cancelled",
+        "stmo",
+        JID,
     )
