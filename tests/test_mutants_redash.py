@@ -793,7 +793,7 @@ def test_a_recovered_job_still_running_at_the_deadline_is_named_and_cancelled(
     """After a lost job was re-posted, the timeout names and cancels the new job."""
     mock.post(f"{BASE}/api/query_results", json=job(1))
     mock.get(f"{BASE}/api/jobs/{JID}", status=500, json={"message": "Internal Server Error"})
-    mock.post(f"{BASE}/api/query_results", json=job(1, jid="job-2"))
+    mock.post(f"{BASE}/api/query_results", json=job(status, jid="job-2"))
     mock.get(f"{BASE}/api/jobs/job-2", json=job(status, jid="job-2"))
     mock.delete(f"{BASE}/api/jobs/job-2", json=None)
     with make_source(timeout=0.5) as s, pytest.raises(QueryTimeout) as info:
