@@ -1069,3 +1069,28 @@ def test_a_cancelled_jobs_result_says_so(src: RedashSource, mock: responses.Requ
         "stmo",
         JID,
     )
+
+
+def test_a_redirected_poll_is_refused_not_read(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", status=300, json=job(3, 270))
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    with pytest.raises(SourceError) as info:
+        src.query("SELECT 1")
+    assert "redirected (HTTP 300)" in info.value.message
+    assert "/api/query_results/270.json" not in [p for _, p, _ in calls(mock)]
+
+
+def test_a_poll_answered_by_another_server_says_so(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", status=404, body="<html>", content_type="text/html")
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    with pytest.raises(ProtocolError) as info:
+        src.query("SELECT 1")
+    assert info.value.message.startswith(
+        f"{BASE} does not look like a Redash server: job {JID} answered HTTP 404 with text/html"
+    )
