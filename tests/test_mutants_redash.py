@@ -1094,3 +1094,64 @@ def test_a_poll_answered_by_another_server_says_so(
     assert info.value.message.startswith(
         f"{BASE} does not look like a Redash server: job {JID} answered HTTP 404 with text/html"
     )
+
+
+def test_a_job_cancelled_on_the_server_is_settled_without_asking_again(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(5))
+    handle = src.submit("SELECT 1")
+    for _ in range(2):
+        with pytest.raises(QueryCancelled, match="cancelled on the server"):
+            handle.result()
+    assert handle.state is JobState.CANCELLED and repr(handle) == f"<RedashJob {JID} cancelled>"
+    assert [p for _, p, _ in calls(mock)].count(f"/api/jobs/{JID}") == 1
+
+
+def test_the_jobs_state_follows_the_wait(src: RedashSource, mock: responses.RequestsMock) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(2))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json=result_body("SELECT 1"))
+    shown: list[str] = []
+    handle = src.submit("SELECT 1", progress=lambda e: shown.append(repr(handle)))
+    handle.result()
+    assert shown == [f"<RedashJob {JID} running>", f"<RedashJob {JID} running>"]
+    assert repr(handle) == f"<RedashJob {JID} done>"
+
+
+def test_a_wait_whose_deadline_has_already_passed_names_and_cancels_the_job(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    handle = src.submit("SELECT 1")
+    with pytest.raises(QueryTimeout) as info:
+        handle.result(timeout=1e-9)
+    assert (info.value.source, info.value.job_id) == ("stmo", JID)
+    assert [m for m, _, _ in calls(mock)] == ["GET", "POST", "DELETE"]
+
+
+def test_progress_counts_from_the_submission(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json=result_body("SELECT 1"))
+    events: list[Progress] = []
+    handle = src.submit("SELECT 1", progress=events.append)
+    time.sleep(0.3)
+    handle.result()
+    assert events and all(e.elapsed_s >= 0.3 for e in events)
+
+
+def test_a_job_wait_follows_the_sources_poll_schedule(mock: responses.RequestsMock) -> None:
+    """A schedule whose first wait is longer than the deadline: one poll, then the timeout."""
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(2))
+    mock.delete(f"{BASE}/api/jobs/{JID}", json=None)
+    slow = PollSchedule(first=30, factor=0, cap=30)
+    with make_source(timeout=1, poll=slow) as s, pytest.raises(QueryTimeout):
+        s.query("SELECT 1")
+    assert [m for m, p, _ in calls(mock) if p == f"/api/jobs/{JID}"] == ["GET", "DELETE"]
