@@ -337,6 +337,13 @@ def test_a_resent_recovery_post_still_covers_the_first_run(
     mock.post(f"{BASE}/api/query_results", json=result_body("SELECT 1"))
     res = src.query("SELECT 1")
     assert res.records() == [{"n": 1}] and res.meta.cached is True
+    assert [(m, p) for m, p, _ in calls(mock)] == [
+        ("GET", "/api/data_sources"),
+        ("POST", "/api/query_results"),
+        ("GET", f"/api/jobs/{JID}"),
+        ("POST", "/api/query_results"),
+        ("POST", "/api/query_results"),
+    ]  # the result came with the re-post: nothing more is fetched
     posts = [b for m, _, b in calls(mock) if m == "POST"]
     assert len(posts) == 3
     assert [b["max_age"] >= 1 for b in posts] == [False, True, True]
@@ -1142,7 +1149,7 @@ def test_progress_counts_from_the_submission(
     events: list[Progress] = []
     handle = src.submit("SELECT 1", progress=events.append)
     time.sleep(0.3)
-    handle.result()
+    handle.result(timeout=30)  # a deadline of its own; the clock still starts at the submit
     assert events and all(e.elapsed_s >= 0.3 for e in events)
 
 
@@ -1155,3 +1162,23 @@ def test_a_job_wait_follows_the_sources_poll_schedule(mock: responses.RequestsMo
     with make_source(timeout=1, poll=slow) as s, pytest.raises(QueryTimeout):
         s.query("SELECT 1")
     assert [m for m, p, _ in calls(mock) if p == f"/api/jobs/{JID}"] == ["GET", "DELETE"]
+
+
+def test_a_saved_querys_result_re_posted_without_its_id_keeps_the_result_id(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    add_saved_job(mock)
+    answer = result_body("SELECT 1", rid=50)
+    del answer["query_result"]["id"]
+    mock.post(f"{BASE}/api/queries/5/results", json=answer)
+    assert src.run_saved(5).meta.result_id == 50
+
+
+def test_an_unknown_job_status_is_a_protocol_error_without_the_key(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json={"job": {"id": JID, "status": KEY}})
+    with pytest.raises(ProtocolError) as info:
+        src.submit("SELECT 1")
+    assert info.value.message.startswith("Redash sent an unknown job status ")
+    assert KEY not in info.value.message and KEY[-6:] not in info.value.message
