@@ -1182,3 +1182,21 @@ def test_an_unknown_job_status_is_a_protocol_error_without_the_key(
         src.submit("SELECT 1")
     assert info.value.message.startswith("Redash sent an unknown job status ")
     assert KEY not in info.value.message and KEY[-6:] not in info.value.message
+
+
+def test_a_re_post_answered_by_a_finished_job_fetches_its_result_at_once(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", status=500, json={"message": "Internal Server Error"})
+    mock.post(f"{BASE}/api/query_results", json=job(3, 271, jid="job-2"))
+    mock.get(f"{BASE}/api/query_results/271.json", json=result_body("SELECT 1", rid=271))
+    res = src.query("SELECT 1")
+    assert (res.meta.result_id, res.meta.job_id) == (271, "job-2")
+    assert [(m, p) for m, p, _ in calls(mock)] == [
+        ("GET", "/api/data_sources"),
+        ("POST", "/api/query_results"),
+        ("GET", f"/api/jobs/{JID}"),
+        ("POST", "/api/query_results"),
+        ("GET", "/api/query_results/271.json"),
+    ]
