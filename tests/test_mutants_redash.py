@@ -1200,3 +1200,37 @@ def test_a_re_post_answered_by_a_finished_job_fetches_its_result_at_once(
         ("POST", "/api/query_results"),
         ("GET", "/api/query_results/271.json"),
     ]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        result_body("SELECT  1 /* another text */"),  # re-run under a marked text
+        job(4, error=""),  # failed without a message: re-posted
+    ],
+)
+def test_a_re_post_made_during_submit_waits_no_longer_than_the_deadline(
+    mock: responses.RequestsMock, first: Any
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=first)
+    mock.post(f"{BASE}/api/query_results", json=job(1, jid="job-2"))
+    with make_source(timeout=20) as s:
+        assert s.submit("SELECT 1").id == "job-2"
+        sent = read_timeouts(s)
+    assert [m for m, _, _ in sent] == ["GET", "POST", "POST"]
+    assert all(t <= 25 for _, _, t in sent), sent
+
+
+def test_an_outage_at_the_deadline_keeps_the_whole_cancel_note(
+    mock: responses.RequestsMock,
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", status=503, body="down")
+    mock.delete(f"{BASE}/api/jobs/{JID}", status=500, json={"message": "busy; try later"})
+    with make_source(timeout=0.5) as s, pytest.raises(SourceUnavailable) as info:
+        s.query("SELECT 1")
+    assert info.value.message == (
+        f"Redash failed on job {JID}: HTTP 503 (no details); the server was still unreachable "
+        "at the deadline (0.5 s); cancelling the remote job failed: Redash failed on cancelling "
+        f"job {JID}: HTTP 500 (busy; try later)"
+    )
