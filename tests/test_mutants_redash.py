@@ -1234,3 +1234,21 @@ def test_an_outage_at_the_deadline_keeps_the_whole_cancel_note(
         "at the deadline (0.5 s); cancelling the remote job failed: Redash failed on cancelling "
         f"job {JID}: HTTP 500 (busy; try later)"
     )
+
+
+def test_the_re_post_for_an_unreadable_result_is_logged_bounded_and_resent_widened(
+    mock: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_saved_job(mock)
+    mock.post(f"{BASE}/api/queries/5/results", status=503, body="busy")
+    mock.post(f"{BASE}/api/queries/5/results", json=result_body("SELECT 1", rid=50))
+    caplog.set_level(logging.DEBUG, logger="thsources.sources.redash")
+    with make_source(timeout=20) as s:
+        assert s.run_saved(5).records() == [{"n": 1}]
+        sent = read_timeouts(s)
+    assert "result 50 is not readable with this key; re-posting for it" in [
+        r.getMessage() for r in caplog.records
+    ]
+    assert all(t <= 25 for _, _, t in sent), sent
+    posts = [b for m, _, b in calls(mock) if m == "POST"]
+    assert len(posts) == 3 and [b["max_age"] >= 1 for b in posts] == [False, True, True]
