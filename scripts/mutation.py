@@ -55,10 +55,26 @@ MODULES: dict[str, list[str]] = {
         "tests/test_redash_tls.py",
     ],
 }
-# Per-test time limits (seconds) for modules whose mutants can loop forever (a scanner whose
-# index stops moving): such a mutant then fails its first test quickly instead of holding the
-# run for the project's 300 s pytest timeout (or mutmut's CPU limit) each time.
-PYTEST_TIMEOUT: dict[str, int] = {"thsources/sqlbind.py": 120}
+# Extra pytest arguments per module. mutmut gives a mutant (time of its tests + 1) * 15 seconds
+# before it calls it a timeout; a mutant that makes a job never finish (the tests poll every
+# few ms) or turns a loop into an endless one spins that long, minutes each. A per-test limit
+# on the test function alone (the tests take well under a second each) ends those in seconds
+# and counts them as killed. jsonrows.py's chunk reader runs in Arrow's I/O thread, out of
+# reach of SIGALRM, hence the thread method there (it ends the mutant's process); its
+# benchmark smoke test runs the decoder in a subprocess mutmut cannot see, so it only costs.
+PYTEST_ARGS: dict[str, list[str]] = {
+    "thsources/jsonrows.py": [
+        "--timeout=60",
+        "--timeout-method=thread",
+        "-o",
+        "timeout_func_only=true",
+        "--deselect=tests/test_jsonrows.py::test_benchmark_runner_smoke",
+    ],
+    "thsources/sources/redash.py": ["--timeout=20", "-o", "timeout_func_only=true"],
+    # A scanner mutant whose index stops moving loops forever; 30 s was too short for the
+    # hypothesis tests under load, so mutmut refused to run.
+    "thsources/sqlbind.py": ["--timeout=120"],
+}
 _LINE = re.compile(r"^\s*(?P<name>\S+): (?P<status>[a-z ]+)$")
 EQUIVALENT_FILE = Path(__file__).with_name("mutation_equivalent.txt")
 
@@ -113,8 +129,9 @@ def _configure(work: Path, module: str, tests: list[str]) -> None:
             f"pytest_add_cli_args_test_selection = [{quoted}]\n"
             'also_copy = ["queries/", "benchmarks/"]\n'
         )
-        if module in PYTEST_TIMEOUT:
-            f.write(f'pytest_add_cli_args = ["--timeout={PYTEST_TIMEOUT[module]}"]\n')
+        if module in PYTEST_ARGS:
+            args = ", ".join(f'"{a}"' for a in PYTEST_ARGS[module])
+            f.write(f"pytest_add_cli_args = [{args}]\n")
 
 
 def run_module(

@@ -8,6 +8,7 @@ the safe path; the edge of the 64-bit integer range when a column's type is infe
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from typing import Any
 
@@ -15,7 +16,8 @@ import orjson
 import pytest
 
 from thsources.errors import ProtocolError
-from thsources.jsonrows import decode_query_result, decode_rows, infer_type
+from thsources.jsonrows import STATS, decode_query_result, decode_rows, infer_type
+from thsources.result import ResultMeta
 
 
 def body(**query_result: Any) -> bytes:
@@ -84,3 +86,94 @@ def test_inferred_integers_stop_at_the_64_bit_range() -> None:
     assert infer_type([-(2**63), 2**63 - 1]) == "integer"
     assert infer_type([-(2**63) - 1]) == "json"
     assert infer_type([2**63]) == "json"
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_list_holding_an_integer_past_64_bits_is_kept_as_json_text(fast: bool) -> None:
+    """NaN sends the body through Python's json, which keeps 2**64 an int; orjson cannot
+    write it back, and the decode used to fail with a bare TypeError."""
+    raw = (
+        b'{"query_result": {"id": 1, "data": {"columns": ['
+        b'{"name": "a", "type": "string"}, {"name": "f", "type": "float"}], '
+        b'"rows": [{"a": [18446744073709551616, "\xc3\xa9"], "f": NaN}, '
+        b'{"a": {"k": 18446744073709551617}, "f": 1.5}, {"a": null, "f": 2.5}]}}}'
+    )
+    _, res = decode_query_result(raw, fast=fast)
+    assert [(c.name, c.type) for c in res.columns] == [("a", "json"), ("f", "float")]
+    rows = res.to_arrow().to_pylist()
+    assert [r["a"] for r in rows] == [
+        '[18446744073709551616,"é"]',
+        '{"k":18446744073709551617}',
+        None,
+    ]
+    assert math.isnan(rows[0]["f"]) and rows[1]["f"] == 1.5 and rows[2]["f"] == 2.5
+
+
+@pytest.mark.parametrize("doc", [{"result": [1, 2]}, {"result": "text"}, [1]])
+def test_rows_under_a_path_through_a_non_object_name_the_path(doc: Any) -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode_rows(orjson.dumps(doc), ("result", "data"), [("n", "integer")], fast=False)
+    assert info.value.message == "no result.data in the JSON body"
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_meta_of_a_decoded_result(fast: bool) -> None:
+    raw = body(query="SELECT 1 AS n", runtime=1, retrieved_at="2026-10-01T12:00:00Z")
+    _, res = decode_query_result(raw, fast=fast)
+    assert res.meta == ResultMeta(
+        source="redash",
+        query="SELECT 1 AS n",
+        result_id=7,
+        runtime_s=1.0,
+        retrieved_at=dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC),
+    )
+    assert isinstance(res.meta.runtime_s, float)
+
+
+def test_a_query_that_is_not_text_is_left_out_of_the_meta() -> None:
+    _, res = decode_query_result(body(query=["SELECT 1"], runtime="slow"))
+    assert (res.meta.query, res.meta.runtime_s) == (None, None)
+
+
+def untyped_body(rows: list[dict[str, Any]]) -> bytes:
+    columns = [{"name": "u", "type": None}, {"name": "s", "type": "string"}]
+    return orjson.dumps({"query_result": {"id": 1, "data": {"columns": columns, "rows": rows}}})
+
+
+def test_a_last_row_wider_than_the_sample_window_still_takes_the_fast_path() -> None:
+    """Untyped columns are guessed from the first and last rows, found by widening the
+    window searched from each end until it holds a row separator."""
+    wide = "w" * (100 << 10)
+    rows = [{"u": i, "s": "x"} for i in range(50)] + [{"u": 50, "s": wide}]
+    STATS.reset()
+    _, res = decode_query_result(untyped_body(rows))
+    assert (STATS.last_path, STATS.last_reason) == ("fast", "")
+    assert [(c.name, c.type) for c in res.columns] == [("u", "integer"), ("s", "string")]
+    assert res.column("u") == list(range(51))
+    assert res.column("s")[-1] == wide and res.column("s")[0] == "x"
+
+
+def test_a_single_wide_row_takes_the_fast_path() -> None:
+    wide = "w" * (100 << 10)
+    STATS.reset()
+    _, res = decode_query_result(untyped_body([{"u": 1.5, "s": wide}]))
+    assert STATS.last_path == "fast"
+    assert res.records() == [{"u": 1.5, "s": wide}]
+
+
+def test_an_untyped_column_of_lists_goes_the_safe_way_and_says_why() -> None:
+    rows = [{"u": [i], "s": "x" * 100} for i in range(1000)]
+    STATS.reset()
+    _, res = decode_query_result(untyped_body(rows))
+    assert STATS.last_reason == "json column: 'u' holds lists, objects or mixed values"
+    assert res.columns[0].type == "json" and res.column("u")[:2] == [[0], [1]]
+
+
+def test_a_nan_in_a_sampled_row_goes_the_safe_way_and_says_why() -> None:
+    rows = [{"u": i, "s": "x" * 100} for i in range(1000)]
+    raw = untyped_body(rows).replace(b'{"u":0,', b'{"u":NaN,', 1)
+    STATS.reset()
+    _, res = decode_query_result(raw)
+    assert STATS.last_reason == "sample: first or last row is not valid JSON"
+    values = res.column("u")
+    assert math.isnan(values[0]) and values[1:3] == [1.0, 2.0]

@@ -414,7 +414,16 @@ def _as_json_texts(values: list[Any]) -> list[str | None]:
     (``"['a', 'b']"``). Such a column is json, each value kept as JSON: a list stays a list,
     a string stays that string (quoted, so that ``"1"`` never becomes the number 1).
     """
-    return [None if v is None else orjson.dumps(v, default=str).decode() for v in values]
+    return [None if v is None else _json_text(v) for v in values]
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        # An integer past 64 bits, kept whole by Python's json (the safe path after a NaN);
+        # orjson cannot write it.
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _coerce(values: Any, ctype: str) -> Any:

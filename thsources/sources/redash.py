@@ -432,15 +432,9 @@ class RedashSource(Source):
                 return current["result"]
             return Pending(JobState.RUNNING if status == 2 else JobState.QUEUED, jid)
 
-        def cancel() -> bool:
-            response = self._http.delete(
-                f"{self.url}/api/jobs/{jid}", timeouts=_CANCEL_TIMEOUTS, retry=_CANCEL_RETRY
-            )
-            return 200 <= response.status_code < 300
-
         return wait_or_cancel(
             poll,
-            cancel=cancel,
+            cancel=lambda: self._cancel_job(jid),
             deadline=deadline,
             schedule=self._poll,
             job_id=jid,
@@ -669,6 +663,23 @@ class RedashSource(Source):
             ),
             source=self.name,
         )
+
+    def _cancel_job(self, jid: str) -> bool:
+        """``DELETE /api/jobs/<id>``: True if done, False if the key may not cancel.
+
+        Any other refusal (a 5xx, a proxy's error) raises: the caller then says the cancel
+        failed, rather than blaming the credentials.
+        """
+        response = self._http.delete(
+            f"{self.url}/api/jobs/{jid}", timeouts=_CANCEL_TIMEOUTS, retry=_CANCEL_RETRY
+        )
+        if 200 <= response.status_code < 300:
+            log.debug("cancelled Redash job %s", jid)
+            return True
+        if response.status_code in (401, 403, 404):
+            log.debug("this key may not cancel job %s (HTTP %d)", jid, response.status_code)
+            return False
+        raise error_for(self._http, response, what=f"cancelling job {jid}", base_url=self.url)
 
     def _answer(self, response: requests.Response, *, what: str) -> Any:
         """The JSON of a 2xx answer, or the error Redash's answer means."""
@@ -1194,15 +1205,4 @@ class RedashJob(Job):
 
     def _delete(self) -> bool:
         """``DELETE /api/jobs/<id>``: True if done, False if the key may not cancel."""
-        src = self._source
-        jid = self.id
-        response = src._http.delete(
-            f"{src.url}/api/jobs/{jid}", timeouts=_CANCEL_TIMEOUTS, retry=_CANCEL_RETRY
-        )
-        if 200 <= response.status_code < 300:
-            log.debug("cancelled Redash job %s", jid)
-            return True
-        if response.status_code in (401, 403, 404):
-            log.debug("this key may not cancel job %s (HTTP %d)", jid, response.status_code)
-            return False
-        raise error_for(src._http, response, what=f"cancelling job {jid}", base_url=src.url)
+        return self._source._cancel_job(str(self.id))
