@@ -14,8 +14,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -25,6 +26,7 @@ import thsources
 from thsources import Query, dbapi, run_many
 from thsources.errors import QueryCancelled, QueryError
 from thsources.polling import JobState
+from thsources.sources.base import Job, Source
 from thsources.sources.sql import SqlSource
 
 
@@ -91,27 +93,52 @@ def test_closing_the_source_cancels_its_running_statements(srv: Server, marker: 
         srv.stop(marker)
 
 
+class FailsOnCue(Source):
+    """A source whose one query fails when the test says so: after the slow statement is
+    seen running on the server, so that the batch has a running statement to stop."""
+
+    kind = "fails-on-cue"
+
+    def __init__(self) -> None:
+        super().__init__("cue")
+        self.cue = threading.Event()
+
+    def submit(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        max_age: float = 0,
+        timeout: float | None = None,
+    ) -> Job:
+        if not self.cue.wait(60):
+            raise QueryError("the test never gave the cue", source=self.name)
+        raise QueryError("failed on cue", source=self.name)
+
+
 def test_run_many_cancels_the_slow_statement_when_another_fails(srv: Server, marker: str) -> None:
+    failing = FailsOnCue()
     try:
         with _source(srv, marker) as src:
             batch = run_many(
                 [
                     Query(sql=srv.slow_sql(marker), source=src, tag="slow"),
-                    Query(sql="SELECT no_such_column FROM no_such_table", source=src, tag="bad"),
+                    Query(sql="SELECT 1", source=failing, tag="bad"),
                 ],
                 timeout=600,
                 cancel_on_error=True,
             )
-            # The failure may come before the slow statement reaches the server: either way
-            # the batch stops it, and run_many waits for it to end before raising.
-            with pytest.raises(QueryError) as info:
+            assert wait_until(lambda: srv.running(marker) == 1), "the statement never started"
+            failing.cue.set()
+            with pytest.raises(QueryError, match="^failed on cue$"):
                 list(batch)
-            assert not isinstance(info.value, QueryCancelled)
+            # run_many waited for the slow statement to end before raising.
             assert wait_until(lambda: srv.running(marker) == 0, bound_s=30)
             (dropped,) = batch.dropped
             assert dropped.tag == "slow" and isinstance(dropped.error, QueryCancelled)
             assert dropped.error.message == "'slow' was cancelled: 'bad' failed"
     finally:
+        failing.cue.set()
         srv.stop(marker)
 
 
