@@ -139,6 +139,17 @@ def test_cancel_right_after_submit_interrupts_the_statement(src: LocalSource) ->
 
 
 @pytest.mark.timeout(60)
+def test_a_shorter_result_timeout_stops_the_statement(src: LocalSource) -> None:
+    job = src.submit(LONG, timeout=600)
+    with pytest.raises(QueryTimeout, match=r"^no result within 0\.5 s; the statement was stopped$"):
+        job.result(timeout=0.5)
+    assert job.done() and job.state is JobState.CANCELLED
+    assert statement_stopped()
+    with pytest.raises(QueryTimeout):  # asked again, the same answer
+        job.result()
+
+
+@pytest.mark.timeout(60)
 def test_closing_the_source_interrupts_its_running_statements(db: Path) -> None:
     src = LocalSource(path=db)
     job = src.submit(LONG, timeout=600)

@@ -2,7 +2,8 @@
 
 A source runs SQL (or its own query language) and returns a :class:`~thsources.result.Result`.
 ``submit`` hands back a :class:`Job`; synchronous sources return one that is already done,
-so callers never need to know which kind answered.
+so callers never need to know which kind answered. A job that runs on in the background
+announces itself (``job_started``) to whoever ``watch_jobs`` on that thread: ``run_many``.
 """
 
 from __future__ import annotations

@@ -107,12 +107,10 @@ class StatementJob(Job):
         *,
         source: str,
         deadline: Deadline,
-        query: str | None = None,
     ) -> None:
         self.id = None
         self._source = source
         self._deadline = deadline
-        self._query = query
         self._stopper = Stopper()
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -175,7 +173,6 @@ class StatementJob(Job):
                     stopped = QueryTimeout(
                         f"no result within {limit:g} s; the statement was stopped",
                         source=self._source,
-                        query=self._query,
                     )
                     self._stop(stopped)
                     raise stopped
