@@ -112,12 +112,17 @@ class LocalSource(Source):
         the sample on first use) happens on that thread as well.
         """
         # max_age is the local result cache's (sources/caching.py wraps this method).
+        return self._job(sql, params, timeout, start=True)
+
+    def _job(
+        self, sql: str, params: Mapping[str, Any] | None, timeout: float | None, *, start: bool
+    ) -> StatementJob:
         limit = check_timeout(timeout, DEFAULT_TIMEOUT)
-        deadline = Deadline(limit)
         job = StatementJob(
             lambda stopper: self._run(sql, params, limit, stop=lambda: stopper.requested),
             source=self.name,
-            deadline=deadline,
+            deadline=Deadline(limit),
+            start=start,
         )
         self._jobs.add(job)
         return job
@@ -139,8 +144,8 @@ class LocalSource(Source):
         the statement too. The statement runs as ``submit``'s job, so ``run_many`` and a
         DB-API cursor can ``cancel()`` it from another thread.
         """
-        job = self.submit(sql, params, max_age=max_age, timeout=timeout)
-        return job.result(progress=progress)
+        # Started inside result(): a Ctrl-C at any moment finds the statement stoppable.
+        return self._job(sql, params, timeout, start=False).result(progress=progress)
 
     def _run(
         self,

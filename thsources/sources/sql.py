@@ -179,6 +179,24 @@ class SqlSource(Source):
         """
         # A database answers fresh every time; max_age is the local result cache's
         # (sources/caching.py wraps this method).
+        return self._job(sql, params, timeout, start=True)
+
+    def query(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        max_age: float = 0,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run the statement to the end (or ``timeout`` s) and return its rows; Ctrl-C
+        cancels it on the server. The job is started inside ``result()``, so a Ctrl-C at
+        any moment finds the statement stoppable."""
+        return self._job(sql, params, timeout, start=False).result()
+
+    def _job(
+        self, sql: str, params: Mapping[str, Any] | None, timeout: float | None, *, start: bool
+    ) -> StatementJob:
         deadline = Deadline(check_timeout(timeout, DEFAULT_TIMEOUT))
         driver = self._driver
         text, values = to_driver(
@@ -188,6 +206,7 @@ class SqlSource(Source):
             lambda stopper: self._run(sql, text, values, deadline, stopper),
             source=self.name,
             deadline=deadline,
+            start=start,
         )
         self._jobs.add(job)
         return job

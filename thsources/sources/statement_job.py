@@ -107,6 +107,7 @@ class StatementJob(Job):
         *,
         source: str,
         deadline: Deadline,
+        start: bool = True,
     ) -> None:
         self.id = None
         self._source = source
@@ -117,14 +118,25 @@ class StatementJob(Job):
         self._result: Result | None = None
         self._error: BaseException | None = None
         self._stopped: QueryCancelled | QueryTimeout | None = None  # why we stopped it
+        self._started = False
         self._thread = threading.Thread(
             target=self._run, args=(work,), name="thsources-statement", daemon=True
         )
-        self._thread.start()
-        job_started(self)
+        if start:
+            self._begin()
 
     def __repr__(self) -> str:
         return f"<StatementJob {self._source!r} {self.state.value}>"
+
+    def _begin(self) -> None:
+        """Start the statement's thread (once). ``query`` creates the job unstarted and
+        starts it inside ``result()``, so that a Ctrl-C at any moment finds it stoppable."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            self._thread.start()
+        job_started(self)
 
     def _run(self, work: Callable[[Stopper], Result]) -> None:
         try:
@@ -167,6 +179,7 @@ class StatementJob(Job):
             end = math.inf  # the job's own deadline comes first (or about as soon)
         waits = 0
         try:
+            self._begin()
             while not self._done.is_set():
                 if time.monotonic() >= end:
                     assert limit is not None
@@ -207,6 +220,10 @@ class StatementJob(Job):
         with self._lock:
             if self._stopped is None:
                 self._stopped = why
+            if not self._started:  # stopped before it started: it never will
+                self._started = True
+                self._done.set()
+                return
         self._stopper.stop()
         give_up = time.monotonic() + _STOP_BOUND
         pause = _SLICE
