@@ -581,16 +581,16 @@ def _slow(request: pytest.FixtureRequest, kind: str) -> tuple[Target, str, Serve
 
 
 @pytest.mark.parametrize("kind", ["local", "sql-postgresql", "sql-mysql"])
-def test_cancel_during_a_synchronous_statement_ends_execute_with_query_cancelled(
+def test_cancel_from_another_thread_stops_a_local_or_sql_statement(
     request: pytest.FixtureRequest, kind: str
 ) -> None:
-    # local and sql run the statement inside submit(): nothing can stop it from another
-    # thread but its deadline. A cancel() meanwhile is not lost: execute() raises
-    # QueryCancelled (the rows are dropped) once the statement ends, here at its deadline.
+    # local and sql run the statement as a background job: cancel() stops it where it runs
+    # (DuckDB interrupted, the statement cancelled on the server), long before its deadline.
+    # tests/test_sql_cancel.py also sees the sql statement gone from the server.
     target, slow, srv = _slow(request, kind)
     with target.connect() as con, con.cursor() as cur:
         try:
-            cur.timeout = 2
+            cur.timeout = 600
             worker, outcome = _execute_in_thread(cur, slow)
             cur.cancel()
             worker.join(60)
@@ -598,10 +598,7 @@ def test_cancel_during_a_synchronous_statement_ends_execute_with_query_cancelled
             assert len(outcome) == 1
             assert isinstance(outcome[0], errors.QueryCancelled)
             assert isinstance(outcome[0], dbapi.OperationalError)
-            assert "could not stop it before its deadline stopped it" in str(outcome[0])
-            assert isinstance(outcome[0].__cause__, errors.QueryTimeout)
-            if srv is not None:  # the deadline stopped it on the server too
-                assert wait_until(lambda: srv.running("dbapi_slow") == 0)
+            assert str(outcome[0]) == "the job was cancelled"
             cur.execute(target.repos)  # the next statement is not cancelled
             assert cur.rowcount == 3
         finally:

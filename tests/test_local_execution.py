@@ -23,7 +23,7 @@ import duckdb
 import pytest
 
 import thsources
-from thsources import ConfigError, ParameterError, QueryTimeout, SourceUnavailable
+from thsources import ConfigError, ParameterError, QueryCancelled, QueryTimeout, SourceUnavailable
 from thsources.cli import main
 from thsources.polling import JobState, Progress
 from thsources.sources.local import LocalSource
@@ -101,8 +101,63 @@ def test_timeout_interrupts_the_running_statement(src: LocalSource) -> None:
 
 @pytest.mark.timeout(60)
 def test_submit_takes_the_same_deadline(src: LocalSource) -> None:
-    with pytest.raises(QueryTimeout):
-        src.submit(LONG, timeout=0.3)
+    job = src.submit(LONG, timeout=0.3)
+    # Nobody waits on the job: its own deadline interrupts DuckDB all the same.
+    end = time.monotonic() + 30
+    while not job.done() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert statement_stopped()
+    assert job.state is JobState.CANCELLED
+    with pytest.raises(QueryTimeout, match="did not finish within 0.3 s and was interrupted"):
+        job.result()
+
+
+@pytest.mark.timeout(60)
+def test_cancel_interrupts_the_running_statement(src: LocalSource) -> None:
+    job = src.submit(LONG, timeout=600)
+    end = time.monotonic() + 30
+    while not workers() and time.monotonic() < end:  # DuckDB is running the statement
+        time.sleep(0.01)
+    assert workers(), "the statement never started"
+    assert job.state is JobState.RUNNING
+    job.cancel()
+    assert job.done() and job.state is JobState.CANCELLED
+    assert workers() == []  # cancel() returned once DuckDB had let go of the statement
+    with pytest.raises(QueryCancelled, match="^the job was cancelled$"):
+        job.result()
+    assert src.query("SELECT name FROM t").records() == [{"name": "a"}]
+
+
+@pytest.mark.timeout(60)
+def test_cancel_right_after_submit_interrupts_the_statement(src: LocalSource) -> None:
+    job = src.submit(LONG, timeout=600)
+    job.cancel()  # before or after DuckDB got the statement: either way it ends
+    assert job.done()
+    assert statement_stopped()
+    with pytest.raises(QueryCancelled):
+        job.result()
+
+
+@pytest.mark.timeout(60)
+def test_a_shorter_result_timeout_stops_the_statement(src: LocalSource) -> None:
+    job = src.submit(LONG, timeout=600)
+    with pytest.raises(QueryTimeout, match=r"^no result within 0\.5 s; the statement was stopped$"):
+        job.result(timeout=0.5)
+    assert job.done() and job.state is JobState.CANCELLED
+    assert statement_stopped()
+    with pytest.raises(QueryTimeout):  # asked again, the same answer
+        job.result()
+
+
+@pytest.mark.timeout(60)
+def test_closing_the_source_interrupts_its_running_statements(db: Path) -> None:
+    src = LocalSource(path=db)
+    job = src.submit(LONG, timeout=600)
+    src.close()
+    assert job.done()
+    assert statement_stopped()
+    with pytest.raises(QueryCancelled):
+        job.result()
 
 
 @pytest.mark.timeout(60)

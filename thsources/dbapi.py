@@ -490,11 +490,13 @@ class Cursor:
         """Cancel the running query (from another thread); ``execute`` then raises
         ``QueryCancelled`` (an OperationalError). Nothing running: nothing happens.
 
-        Where the source has a job on a server (Redash), the job is cancelled there. Where
-        the source runs the statement inside ``submit()`` (``local``, ``sql``,
-        ``activedata``), nothing can stop it from another thread but its deadline
-        (``timeout``): it runs to its end or its deadline, and ``execute`` then raises
-        ``QueryCancelled`` instead of returning the rows.
+        The source's job is cancelled where it runs: Redash's with
+        ``DELETE /api/jobs/<id>``, a ``sql`` statement on its server (PostgreSQL's cancel
+        request, MySQL's ``KILL QUERY``; SQLite and DuckDB files are interrupted), a
+        ``local`` statement by interrupting DuckDB. Where the source runs the request inside
+        ``submit()`` (``activedata``, ``treeherder``), nothing can stop it from another
+        thread but its deadline (``timeout``): it runs to its end or its deadline, and
+        ``execute`` then raises ``QueryCancelled`` instead of returning the rows.
         """
         with self._lock:
             job = self._job

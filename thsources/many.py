@@ -1,17 +1,26 @@
 """Several queries at once, any mix of sources: answers as they finish, one deadline for all.
 
-Each query runs on a thread of its own (sources whose ``submit`` answers synchronously, like
-``local`` and ``sql``, overlap too), every one is given the time left on the batch's single
-deadline, and stopping the batch reaches each running query through its progress callback:
-the callback raises, and the source does what it does on Ctrl-C (Redash cancels its job with
-``DELETE /api/jobs/<id>``, the local source interrupts DuckDB). Sources without a progress
-callback (``sql``, ``treeherder``, ``activedata``) cannot be reached while a request runs:
-they end at the batch's deadline, which they were given.
+Each query runs on a thread of its own (sources whose ``submit`` answers synchronously
+overlap too), every one is given the time left on the batch's single deadline, and stopping
+the batch reaches each running query in one of two ways:
+
+- a source whose statement runs as a background job (``sql``, ``local``: see
+  sources/statement_job.py) tells the batch of the job as it starts (``watch_jobs``), even
+  inside a named query, and the batch calls ``job.cancel()``: the statement is cancelled on
+  the server (PostgreSQL's cancel request, MySQL's ``KILL QUERY``) or DuckDB is interrupted;
+- a source whose ``query`` takes a progress callback (Redash) is reached through it: the
+  callback raises, and the source does what it does on Ctrl-C (Redash cancels its job with
+  ``DELETE /api/jobs/<id>``).
+
+Sources with neither (``treeherder``, ``activedata``) cannot be reached while a request
+runs: they end at the batch's deadline, which they were given.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import logging
 import math
 import queue
 import threading
@@ -23,9 +32,11 @@ from typing import Any, Final
 from .errors import ParameterError, QueryCancelled, QueryError, QueryTimeout, ThsourcesError
 from .polling import Deadline, Progress, check_timeout
 from .result import Result
-from .sources.base import DEFAULT_TIMEOUT, Source
+from .sources.base import DEFAULT_TIMEOUT, Job, Source, watch_jobs
 
 __all__ = ["Answer", "Batch", "Query", "run_many"]
+
+log = logging.getLogger("thsources.many")
 
 GRACE: Final = 10.0
 """Seconds past the deadline to wait for a query that does not end by itself at the deadline
@@ -104,6 +115,8 @@ class Batch:
         self._max_age = max_age
         self._hard_end = time.monotonic() + deadline.remaining() + GRACE
         self._stop = threading.Event()
+        self._jobs_lock = threading.Lock()
+        self._jobs: set[Job] = set()  # the background jobs of the queries running now
         self._why = "the batch was cancelled"
         self._done: queue.Queue[tuple[int, Answer]] = queue.Queue()
         self._todo: queue.Queue[int] = queue.Queue()
@@ -211,9 +224,13 @@ class Batch:
 
     def _halt(self, why: str) -> None:
         """Stop what still runs, wait for it (bounded by the deadline) and close connections."""
-        if not self._stop.is_set():
-            self._why = why
-            self._stop.set()
+        with self._jobs_lock:
+            if not self._stop.is_set():
+                self._why = why
+                self._stop.set()
+            jobs = list(self._jobs)
+        for job in jobs:
+            _cancel(job)
         end = self._hard_end
         for t in self._threads:
             t.join(None if end == math.inf else max(0.0, end - time.monotonic()))
@@ -234,16 +251,35 @@ class Batch:
             q, src = self.queries[i], self._sources[i]
             error: ThsourcesError | None = None
             result: Result | None = None
+            started_jobs: list[Job] = []
             try:
-                result = self._run(q, src)
+                with watch_jobs(functools.partial(self._watch, started=started_jobs)):
+                    result = self._run(q, src)
             except _Stop:
                 error = QueryCancelled(f"{q.label!r} was cancelled: {self._why}", source=src.name)
             except ThsourcesError as exc:
                 error = exc
+                if isinstance(exc, QueryCancelled) and self._stop.is_set():
+                    error = QueryCancelled(
+                        f"{q.label!r} was cancelled: {self._why}", source=src.name
+                    )
+                    error.__cause__ = exc
             except Exception as exc:  # a bug or a source outside the tree: still an answer
                 error = QueryError(f"{q.label!r} failed: {type(exc).__name__}: {exc}")
                 error.__cause__ = exc
+            with self._jobs_lock:  # ended: nothing left to cancel (and no result kept here)
+                self._jobs.difference_update(started_jobs)
             self._done.put((i, Answer(q.label, q, error, time.monotonic() - started, result)))
+
+    def _watch(self, job: Job, started: list[Job]) -> None:
+        """A query's source started a background job: keep it while the query runs, and
+        cancel it at once if the batch is stopping already."""
+        started.append(job)
+        with self._jobs_lock:
+            self._jobs.add(job)
+            stopping = self._stop.is_set()
+        if stopping:
+            _cancel(job)
 
     def _run(self, q: Query, src: Source) -> Result:
         if self._stop.is_set():
@@ -270,6 +306,16 @@ class Batch:
         return run_named(
             q.name, src, q.params, max_age=self._max_age, timeout=left, progress=stop_if_asked
         )
+
+
+def _cancel(job: Job) -> None:
+    """Cancel a running job; one that cannot be cancelled ends at the batch's deadline."""
+    if job.done():
+        return
+    try:
+        job.cancel()
+    except ThsourcesError as exc:
+        log.debug("cancelling %r failed: %s", job, exc.message)
 
 
 def _accepts_progress(source: Source) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import QueryError
@@ -33,8 +33,10 @@ def run_jx(
     *,
     source: str | None = None,
     timeout: float | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Result:
-    """Run one JX query on ``con`` (a DuckDB connection); ``format`` defaults to ``table``."""
+    """Run one JX query on ``con`` (a DuckDB connection); ``format`` defaults to ``table``.
+    ``stop()`` true interrupts it (``job.cancel()`` on the local source)."""
     jx = fill_params(query, params, source=source)
     jx.setdefault("format", "table")
 
@@ -47,7 +49,11 @@ def run_jx(
     started = time.perf_counter()
     # On a worker thread like SQL on the local source, so the deadline and Ctrl-C stop it.
     answer = run_on_worker(
-        con, evaluate, timeout=math.inf if timeout is None else timeout, source=source or "local"
+        con,
+        evaluate,
+        timeout=math.inf if timeout is None else timeout,
+        source=source or "local",
+        stop=stop,
     )
     names, columns, fmt = decode_columns(answer, jx)
     limit = min(int(jx.get("limit") or 10), MAX_LIMIT)

@@ -3,9 +3,11 @@
 DuckDB runs a statement inside C++ code where Python cannot deliver ``KeyboardInterrupt``:
 run on the caller's thread, Ctrl-C waits for the query to end. So the statement runs on a
 worker thread and the caller's thread only waits, in short slices, where a signal (or
-``_thread.interrupt_main``) reaches it. When the deadline passes or Ctrl-C arrives, the
-waiting thread calls ``cursor.interrupt()``, waits for the worker to stop, and raises
-:class:`~thsources.errors.QueryTimeout` or re-raises ``KeyboardInterrupt``.
+``_thread.interrupt_main``) reaches it. When the deadline passes, Ctrl-C arrives or ``stop()``
+says so (``job.cancel()`` on the local source's job), the waiting thread calls
+``cursor.interrupt()``, waits for the worker to stop, and raises
+:class:`~thsources.errors.QueryTimeout`, re-raises ``KeyboardInterrupt`` or raises
+:class:`~thsources.errors.QueryCancelled`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..errors import PermissionDenied, QueryError, QueryTimeout, ThsourcesError
+from ..errors import PermissionDenied, QueryCancelled, QueryError, QueryTimeout, ThsourcesError
 from ..polling import JobState, Progress, ProgressCallback
 
 __all__ = ["Fetched", "run_on_worker", "run_statement"]
@@ -93,8 +95,10 @@ def run_statement(
     source: str,
     progress: ProgressCallback | None = None,
     shown: str | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Fetched:
-    """Run ``text`` on a fresh cursor of ``con``; stop it after ``timeout`` s or on Ctrl-C.
+    """Run ``text`` on a fresh cursor of ``con``; stop it after ``timeout`` s, on Ctrl-C or
+    once ``stop()`` is true.
 
     See :func:`run_on_worker`, which this calls with the one statement as the work.
     """
@@ -106,6 +110,7 @@ def run_statement(
         source=source,
         progress=progress,
         shown=shown,
+        stop=stop,
     )
     return fetched
 
@@ -118,9 +123,11 @@ def run_on_worker(
     source: str,
     progress: ProgressCallback | None = None,
     shown: str | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Any:
     """Run ``work(cursor)`` on a fresh cursor of ``con`` on a worker thread; stop it after
-    ``timeout`` s or on Ctrl-C (any number of statements: the JX evaluator runs several).
+    ``timeout`` s, on Ctrl-C or once ``stop()`` is true (asked every 0.1 s; then
+    ``QueryCancelled``) — any number of statements: the JX evaluator runs several.
 
     ``timeout`` is positive seconds, ``math.inf`` for no limit (already checked by the caller).
     ``progress`` hears ``running`` every slice the statement is still going, then ``done``;
@@ -132,7 +139,7 @@ def run_on_worker(
     worker = _Worker(cursor, work)
     started = time.monotonic()
     end = started + timeout
-    timed_out = False
+    timed_out = cancelled = False
     waits = 0
     log.debug("%s: running a statement (timeout %g s)", source, timeout)
     try:
@@ -141,6 +148,10 @@ def run_on_worker(
             left = end - time.monotonic()
             if left <= 0:
                 timed_out = True
+                _stop(worker)
+                break
+            if stop is not None and stop():
+                cancelled = True
                 _stop(worker)
                 break
             worker.done.wait(min(left, _SLICE))
@@ -157,6 +168,10 @@ def run_on_worker(
             cursor.close()
     if worker.error is None and worker.finished:
         return worker.outcome
+    if cancelled:
+        raise QueryCancelled(
+            "the query was cancelled and DuckDB was interrupted", source=source, query=shown
+        )
     if timed_out:
         limit = "the deadline" if math.isinf(timeout) else f"{timeout:g} s"
         raise QueryTimeout(

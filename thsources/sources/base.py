@@ -2,15 +2,18 @@
 
 A source runs SQL (or its own query language) and returns a :class:`~thsources.result.Result`.
 ``submit`` hands back a :class:`Job`; synchronous sources return one that is already done,
-so callers never need to know which kind answered.
+so callers never need to know which kind answered. A job that runs on in the background
+announces itself (``job_started``) to whoever ``watch_jobs`` on that thread: ``run_many``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Final, TypeVar
 
 from ..errors import ConfigError, QueryCancelled, UnsupportedQuery
@@ -23,9 +26,11 @@ __all__ = [
     "Job",
     "JobState",
     "Source",
+    "job_started",
     "known_kinds",
     "register",
     "source_class",
+    "watch_jobs",
 ]
 
 DEFAULT_TIMEOUT: Final = 600.0
@@ -88,6 +93,30 @@ class CompletedJob(Job):
 
     def cancel(self) -> None:
         self._cancelled = True
+
+
+_JOB_WATCHER: contextvars.ContextVar[Callable[[Job], None] | None] = contextvars.ContextVar(
+    "thsources_job_watcher", default=None
+)
+
+
+@contextlib.contextmanager
+def watch_jobs(watcher: Callable[[Job], None]) -> Iterator[None]:
+    """Tell ``watcher`` of each job a source starts in this context (on this thread), even
+    inside a ``query`` or a named query: how ``run_many`` reaches a running statement to
+    ``cancel()`` it."""
+    token = _JOB_WATCHER.set(watcher)
+    try:
+        yield
+    finally:
+        _JOB_WATCHER.reset(token)
+
+
+def job_started(job: Job) -> None:
+    """Called by a job that runs on in the background once it has started (see watch_jobs)."""
+    watcher = _JOB_WATCHER.get()
+    if watcher is not None:
+        watcher(job)
 
 
 class Source(ABC):

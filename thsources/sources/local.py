@@ -2,7 +2,9 @@
 
 It needs no credentials and no network, so every example and test has somewhere to run.
 The database file is built on first use into the user cache dir and opened read-only;
-each query gets its own cursor, so one source can be shared between threads.
+each query gets its own cursor, so one source can be shared between threads. ``submit``
+returns at once with a job whose statement runs on a thread of its own (DuckDB's on one more:
+see local/execute.py), so ``job.cancel()`` interrupts DuckDB wherever it is.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import datetime as dt
 import math
 import threading
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,10 +23,11 @@ from ..errors import ConfigError, SourceUnavailable, ThsourcesError
 from ..local import pgdialect
 from ..local.attached import TABLES_COLUMNS, TABLES_SQL, attach_read_only, result_from
 from ..local.execute import run_statement
-from ..polling import ProgressCallback, check_timeout
+from ..polling import Deadline, ProgressCallback, check_timeout
 from ..result import Result, ResultMeta
 from ..sqlbind import bind
-from .base import DEFAULT_TIMEOUT, CompletedJob, Job, Source, register
+from .base import DEFAULT_TIMEOUT, Source, register
+from .statement_job import StatementJob
 
 __all__ = ["LocalSource"]
 
@@ -53,6 +57,7 @@ class LocalSource(Source):
         self._con: Any = None
         self._clock: dt.datetime | None = None  # what now() answers: the sample's end
         self._lock = threading.Lock()
+        self._jobs: weakref.WeakSet[StatementJob] = weakref.WeakSet()
 
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
@@ -99,9 +104,28 @@ class LocalSource(Source):
         *,
         max_age: float = 0,
         timeout: float | None = None,
-    ) -> Job:
+    ) -> StatementJob:
+        """Start the statement on a thread of its own and return its job at once.
+
+        ``job.cancel()`` interrupts DuckDB; ``timeout`` (the job's deadline) interrupts it
+        too, whether or not anyone waits on ``job.result()``. Opening the database (building
+        the sample on first use) happens on that thread as well.
+        """
         # max_age is the local result cache's (sources/caching.py wraps this method).
-        return CompletedJob(self._run(sql, params, check_timeout(timeout, DEFAULT_TIMEOUT)))
+        return self._job(sql, params, timeout, start=True)
+
+    def _job(
+        self, sql: str, params: Mapping[str, Any] | None, timeout: float | None, *, start: bool
+    ) -> StatementJob:
+        limit = check_timeout(timeout, DEFAULT_TIMEOUT)
+        job = StatementJob(
+            lambda stopper: self._run(sql, params, limit, stop=lambda: stopper.requested),
+            source=self.name,
+            deadline=Deadline(limit),
+            start=start,
+        )
+        self._jobs.add(job)
+        return job
 
     def query(
         self,
@@ -116,23 +140,27 @@ class LocalSource(Source):
 
         Ctrl-C interrupts the running statement and raises ``KeyboardInterrupt``.
         ``progress`` is told ``running`` and the elapsed time every 0.1 s while the
-        statement runs, as a remote source reports its job.
+        statement runs, as a remote source reports its job; an exception it raises stops
+        the statement too. The statement runs as ``submit``'s job, so ``run_many`` and a
+        DB-API cursor can ``cancel()`` it from another thread.
         """
-        return self._run(sql, params, check_timeout(timeout, DEFAULT_TIMEOUT), progress)
+        # Started inside result(): a Ctrl-C at any moment finds the statement stoppable.
+        return self._job(sql, params, timeout, start=False).result(progress=progress)
 
     def _run(
         self,
         sql: str,
         params: Mapping[str, Any] | None,
         timeout: float,
-        progress: ProgressCallback | None = None,
+        *,
+        stop: Callable[[], bool] | None = None,
     ) -> Result:
         if isinstance(sql, Mapping):  # JX, ActiveData's language: see thsources.jx.local
             from ..jx.local import run_jx
 
             con, _ = self._connection_and_path()
             limit = None if math.isinf(timeout) else timeout
-            res = run_jx(con, sql, params, source=self.name, timeout=limit)
+            res = run_jx(con, sql, params, source=self.name, timeout=limit, stop=stop)
             res.meta = replace(res.meta, retrieved_at=dt.datetime.now(dt.UTC))
             return res
         con, _ = self._connection_and_path()
@@ -145,7 +173,7 @@ class LocalSource(Source):
             raise
         started = time.perf_counter()
         fetched = run_statement(
-            con, text, timeout=timeout, source=self.name, progress=progress, shown=bound
+            con, text, timeout=timeout, source=self.name, shown=bound, stop=stop
         )
         meta = ResultMeta(
             source=self.name,
@@ -182,6 +210,10 @@ class LocalSource(Source):
         return info
 
     def close(self) -> None:
+        """Cancel the statements still running (their connection is this one) and close."""
+        for job in list(self._jobs):
+            if not job.done():
+                job.cancel()
         with self._lock:
             if self._con is not None:
                 self._con.close()

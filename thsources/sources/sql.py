@@ -4,9 +4,11 @@
 ``mysql://`` / ``mariadb://`` through PyMySQL, ``sqlite:///file`` and ``duckdb:///file``.
 It is meant to be pointed at a production replica, so every statement is read-only, bounded
 by the server's own time limit, cancelled on the server (not just abandoned) when the
-deadline passes or on Ctrl-C, and streamed from a server-side cursor into typed Arrow
-columns batch by batch. ``:name`` parameters travel to the driver as values; only the
-placeholders are rewritten into the driver's style.
+deadline passes, on Ctrl-C or on ``job.cancel()``, and streamed from a server-side cursor
+into typed Arrow columns batch by batch. ``:name`` parameters travel to the driver as
+values; only the placeholders are rewritten into the driver's style. ``submit`` returns at
+once: the statement runs on a thread of its own (sources/statement_job.py), so another
+thread can cancel it.
 """
 
 from __future__ import annotations
@@ -14,16 +16,18 @@ from __future__ import annotations
 import math
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from ..errors import ConfigError, QueryError, QueryTimeout, ThsourcesError
-from ..polling import Deadline
+from ..errors import ConfigError, QueryCancelled, QueryError, QueryTimeout, ThsourcesError
+from ..polling import Deadline, check_timeout
 from ..result import Result, ResultMeta
-from .base import DEFAULT_TIMEOUT, CompletedJob, Job, Source, register
+from .base import DEFAULT_TIMEOUT, Source, register
 from .sql_driver import DatabaseURL, Driver
 from .sql_params import to_driver
+from .statement_job import StatementJob, Stopper
 
 __all__ = ["DEFAULT_BATCH_ROWS", "SqlSource"]
 
@@ -94,6 +98,7 @@ class SqlSource(Source):
             raise ConfigError(f"batch_rows must be at least 1, not {self._batch_rows}")
         self._idle: list[Any] = []
         self._lock = threading.Lock()
+        self._jobs: weakref.WeakSet[StatementJob] = weakref.WeakSet()
 
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
@@ -146,6 +151,10 @@ class SqlSource(Source):
         self._driver.close(con)
 
     def close(self) -> None:
+        """Cancel the statements still running, on the server, and close the connections."""
+        for job in list(self._jobs):
+            if not job.done():
+                job.cancel()
         with self._lock:
             idle, self._idle = self._idle, []
         for con in idle:
@@ -160,20 +169,63 @@ class SqlSource(Source):
         *,
         max_age: float = 0,
         timeout: float | None = None,
-    ) -> Job:
+    ) -> StatementJob:
+        """Start the statement on a thread of its own and return its job at once.
+
+        Parameters are bound here (a bad one raises now); connecting and running happen on
+        the job's thread. ``job.cancel()`` cancels the statement on the server; ``timeout``
+        (the job's deadline) is kept on the server and by the job, whether or not anyone
+        waits on ``job.result()``.
+        """
         # A database answers fresh every time; max_age is the local result cache's
         # (sources/caching.py wraps this method).
-        return CompletedJob(self._run(sql, params, timeout))
+        return self._job(sql, params, timeout, start=True)
 
-    def _run(self, sql: str, params: Mapping[str, Any] | None, timeout: float | None) -> Result:
+    def query(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        max_age: float = 0,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run the statement to the end (or ``timeout`` s) and return its rows; Ctrl-C
+        cancels it on the server. The job is started inside ``result()``, so a Ctrl-C at
+        any moment finds the statement stoppable."""
+        return self._job(sql, params, timeout, start=False).result()
+
+    def _job(
+        self, sql: str, params: Mapping[str, Any] | None, timeout: float | None, *, start: bool
+    ) -> StatementJob:
+        deadline = Deadline(check_timeout(timeout, DEFAULT_TIMEOUT))
         driver = self._driver
-        limit = DEFAULT_TIMEOUT if timeout is None else timeout
-        deadline = Deadline(limit)
         text, values = to_driver(
             sql, params, driver.dialect, driver.paramstyle, arrays=driver.arrays
         )
+        job = StatementJob(
+            lambda stopper: self._run(sql, text, values, deadline, stopper),
+            source=self.name,
+            deadline=deadline,
+            start=start,
+        )
+        self._jobs.add(job)
+        return job
+
+    def _run(
+        self,
+        sql: str,
+        text: str,
+        values: Mapping[str, Any],
+        deadline: Deadline,
+        stopper: Stopper,
+    ) -> Result:
+        driver = self._driver
+        limit = deadline.timeout if deadline.timeout is not None else DEFAULT_TIMEOUT
         started = time.perf_counter()
         con = self._acquire(deadline)
+        if not stopper.arm(lambda: driver.cancel(con)):
+            self._release(con)  # nothing ran on it
+            raise QueryCancelled("the query was cancelled before it started", source=self.name)
         fired = threading.Event()
 
         def on_deadline() -> None:
@@ -187,10 +239,15 @@ class SqlSource(Source):
             timer.daemon = True
             timer.start()
         meta = ResultMeta(source=self.name, query=sql, cached=False)
+
+        def stop() -> bool:
+            return fired.is_set() or stopper.requested
+
         try:
-            result = driver.fetch(
-                con, text, values, remaining, self._batch_rows, meta, fired.is_set
-            )
+            try:
+                result = driver.fetch(con, text, values, remaining, self._batch_rows, meta, stop)
+            finally:
+                cancel_sent = stopper.disarm()
         except KeyboardInterrupt:
             _stop(timer)
             driver.cancel(con)
@@ -205,6 +262,10 @@ class SqlSource(Source):
                 err = QueryError(f"cannot convert the result: {exc}", source=self.name)
             if err is None:
                 raise
+            if stopper.requested and not fired.is_set():
+                raise QueryCancelled(
+                    f"the query was cancelled on the server ({err.message})", source=self.name
+                ) from None
             if fired.is_set() or isinstance(err, QueryTimeout):
                 raise QueryTimeout(
                     f"the query did not finish within {round(limit, 3):g} s and was cancelled "
@@ -213,7 +274,7 @@ class SqlSource(Source):
                 ) from None
             raise err from None
         _stop(timer)
-        if fired.is_set():
+        if fired.is_set() or cancel_sent:
             driver.close(con)  # a late cancel could hit its next statement: start afresh
         else:
             try:
