@@ -28,7 +28,7 @@ from ..errors import (
     SourceUnavailable,
     ThsourcesError,
 )
-from .sql_driver import Driver, RowStream
+from .sql_driver import DatabaseURL, Driver, RowStream
 from .sql_types import ColumnSpec, json_text, numeric_text, postgres_column_type
 
 __all__ = ["PostgresDriver", "first_keyword"]
@@ -46,6 +46,25 @@ def first_keyword(sql: str) -> str:
     return m.group(0).lower() if m else ""
 
 
+def connect_kwargs(u: DatabaseURL, application_name: str) -> dict[str, Any]:
+    """psycopg's keyword arguments for a URL: its parts, then its query options, which may
+    set ``application_name`` (the name ``pg_stat_activity`` shows) over the given one."""
+    kwargs: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "host": u.host,
+            "port": u.port,
+            "user": u.username,
+            "password": u.password,
+            "dbname": u.database,
+        }.items()
+        if v is not None
+    }
+    kwargs.update(u.query)
+    kwargs.setdefault("application_name", application_name)
+    return kwargs
+
+
 class PostgresDriver(Driver):
     dialect = "postgresql"
     paramstyle = "pyformat"
@@ -55,20 +74,7 @@ class PostgresDriver(Driver):
         import psycopg
         from psycopg.types.string import TextLoader
 
-        u = self.url
-        kwargs: dict[str, Any] = {
-            k: v
-            for k, v in {
-                "host": u.host,
-                "port": u.port,
-                "user": u.username,
-                "password": u.password,
-                "dbname": u.database,
-            }.items()
-            if v is not None
-        }
-        kwargs.update(u.query)
-        kwargs.setdefault("application_name", "thsources")
+        kwargs = connect_kwargs(self.url, "thsources")
         # libpq counts whole seconds, at least 2.
         kwargs["connect_timeout"] = max(2, math.ceil(min(timeout, 30)))
         options = kwargs.pop("options", "")

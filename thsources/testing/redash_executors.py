@@ -29,6 +29,7 @@ import duckdb
 from thsources.errors import ConfigError, ThsourcesError
 from thsources.local import bqdialect, pgdialect
 from thsources.sources.sql_driver import DatabaseURL
+from thsources.sources.sql_postgres import connect_kwargs
 from thsources.testing import redash_bigquery
 from thsources.testing.redash_results import (
     columns_from_description,
@@ -440,20 +441,7 @@ class PostgresExecutor(_RemoteExecutor):
     def _connect(self) -> Any:
         import psycopg
 
-        u = self.url
-        kwargs: dict[str, Any] = {
-            k: v
-            for k, v in {
-                "host": u.host,
-                "port": u.port,
-                "user": u.username,
-                "password": u.password,
-                "dbname": u.database,
-            }.items()
-            if v is not None
-        }
-        kwargs.update(u.query)
-        kwargs.setdefault("application_name", "redash")  # the runner's default dsn
+        kwargs = connect_kwargs(self.url, "redash")  # the runner's default dsn
         kwargs.setdefault("connect_timeout", 10)
         options = kwargs.pop("options", "")
         kwargs["options"] = f"{options} -c default_transaction_read_only=on".strip()
