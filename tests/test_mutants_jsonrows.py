@@ -177,3 +177,46 @@ def test_a_nan_in_a_sampled_row_goes_the_safe_way_and_says_why() -> None:
     assert STATS.last_reason == "sample: first or last row is not valid JSON"
     values = res.column("u")
     assert math.isnan(values[0]) and values[1:3] == [1.0, 2.0]
+
+
+def typed_body(columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> bytes:
+    cols = [{"name": n, "type": t} for n, t in columns]
+    return orjson.dumps({"query_result": {"id": 1, "data": {"columns": cols, "rows": rows}}})
+
+
+@pytest.mark.parametrize("joint", [b"}{", b"} {"])
+def test_rows_without_a_comma_between_them_are_refused_and_the_count_says_why(
+    joint: bytes,
+) -> None:
+    """Arrow reads two objects on one line as two rows; the separators found say one."""
+    raw = typed_body([("s", "string")], [{"s": "x" * 100}] * 1000).replace(b"},{", joint, 1)
+    STATS.reset()
+    with pytest.raises(ProtocolError) as info:
+        decode_query_result(raw)
+    assert info.value.message.startswith("the body is not valid JSON: ")
+    assert STATS.last_reason == "count: parsed 1000 rows but found 999"
+
+
+def test_invalid_utf8_in_a_fast_string_column_is_refused_and_says_which_column() -> None:
+    raw = typed_body([("s", "string")], [{"s": "é" * 60}] * 1000)
+    raw = raw.replace("é".encode(), b"\xff\xfe", 1)
+    STATS.reset()
+    with pytest.raises(ProtocolError) as info:
+        decode_query_result(raw)
+    assert "not valid UTF-8" in info.value.message
+    assert STATS.last_reason.startswith("utf8: column 's': ")
+    assert "Invalid UTF8" in STATS.last_reason
+
+
+def test_a_time_that_cannot_be_read_names_its_column_on_both_paths() -> None:
+    rows = [{"t": "2026-01-01T00:00:00Z", "s": "x" * 100} for _ in range(1000)]
+    rows[3]["t"] = "not a time"
+    STATS.reset()
+    with pytest.raises(ProtocolError) as info:
+        decode_query_result(typed_body([("t", "datetime"), ("s", "string")], rows))
+    assert info.value.message == (
+        "column 't': cannot read the values as datetime: Invalid isoformat string: 'not a time'"
+    )
+    assert STATS.last_reason == (
+        "coerce: column 't' as datetime: Invalid isoformat string: 'not a time'"
+    )
