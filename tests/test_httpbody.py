@@ -298,3 +298,12 @@ def test_a_result_refused_when_fetched_again_after_a_cut_says_so(server: Any, st
         }[status]
     )
     assert server.result_gets == 2
+
+
+def test_results_parsed_while_they_arrive_leave_the_connection_for_the_next_request(
+    server: Any,
+) -> None:
+    with redash(server) as src:
+        for _ in range(2):
+            assert len(src.query("SELECT id, name FROM t")) == 3000
+    assert server.result_gets == 2 and len(server.connections) == 1

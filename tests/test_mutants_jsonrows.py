@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from thsources.errors import ProtocolError
-from thsources.jsonrows import STATS, decode_query_result, decode_rows, infer_type
+from thsources.jsonrows import STATS, decode_query_result, decode_rows, infer_type, rows_to_table
 from thsources.result import ResultMeta
 
 
@@ -220,3 +220,86 @@ def test_a_time_that_cannot_be_read_names_its_column_on_both_paths() -> None:
     assert STATS.last_reason == (
         "coerce: column 't' as datetime: Invalid isoformat string: 'not a time'"
     )
+
+
+def test_rows_split_by_crlf_and_tabs_take_the_fast_path() -> None:
+    rows = [{"s": "x" * 100, "n": i} for i in range(1000)]
+    raw = typed_body([("s", "string"), ("n", "integer")], rows).replace(b"},{", b"},\r\n\t{")
+    STATS.reset()
+    _, res = decode_query_result(raw)
+    assert (STATS.last_path, STATS.last_reason) == ("fast", "")
+    assert res.records() == rows
+
+
+@pytest.mark.parametrize("at_end", [True, False])
+def test_an_empty_row_object_at_either_end_is_a_row_of_nulls_on_the_fast_path(
+    at_end: bool,
+) -> None:
+    rows: list[dict[str, Any]] = [{"s": "x" * 100, "n": i} for i in range(1000)]
+    rows = [*rows, {}] if at_end else [{}, *rows]
+    STATS.reset()
+    _, res = decode_query_result(typed_body([("s", "string"), ("n", "integer")], rows))
+    assert (STATS.last_path, STATS.last_reason) == ("fast", "")
+    assert len(res) == 1001 and res[-1 if at_end else 0] == {"s": None, "n": None}
+
+
+def test_a_json_column_goes_the_safe_way_and_says_why() -> None:
+    rows = [{"j": [i], "s": "x" * 100} for i in range(1000)]
+    STATS.reset()
+    _, res = decode_query_result(typed_body([("j", "json"), ("s", "string")], rows))
+    assert STATS.last_reason == "json column: Arrow cannot keep raw JSON text"
+    assert res.column("j")[:2] == [[0], [1]]
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [({"a": 1}, "rows should be a list, got dict"), ([1, 2], "rows should be objects, got int")],
+)
+def test_rows_that_are_not_a_list_of_objects_say_what_they_are(rows: Any, message: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode_query_result(typed_body([("a", "string")], rows))
+    assert info.value.message == message
+
+
+def test_a_column_name_arrow_cannot_hold_is_a_protocol_error() -> None:
+    """Only Python's json (read after a NaN) lets a lone surrogate through."""
+    raw = b'{"query_result":{"data":{"columns":[{"name":"\\ud800","type":"float"}],'
+    raw += b'"rows":[{"\\ud800":NaN}]}}}'
+    with pytest.raises(ProtocolError) as info:
+        decode_query_result(raw)
+    assert info.value.message == (
+        "bad column names: 'utf-8' codec can't encode character '\\ud800' in position 0: "
+        "surrogates not allowed"
+    )
+
+
+def test_duplicate_column_names_go_the_safe_way_and_say_why() -> None:
+    rows = [{"a": "x" * 100} for _ in range(1000)]
+    STATS.reset()
+    _, res = decode_query_result(typed_body([("a", "string"), ("a", "string")], rows))
+    assert STATS.last_reason == "columns: duplicate names"
+    assert res.records()[0] == {"a": "x" * 100, "a1": "x" * 100} and len(res) == 1000
+
+
+def rows_array(n: int = 1000) -> tuple[bytes, list[dict[str, Any]]]:
+    rows = [{"s": "x" * 100, "n": i} for i in range(n)]
+    return orjson.dumps(rows), rows
+
+
+def test_rows_to_table_reads_a_body_that_is_the_array_itself_fast() -> None:
+    raw, rows = rows_array()
+    STATS.reset()
+    table = rows_to_table(raw, (0, len(raw)), [("s", "string"), ("n", "integer")])
+    assert (STATS.last_path, STATS.last_reason) == ("fast", "")
+    assert table.to_pylist() == rows
+
+
+@pytest.mark.parametrize("span", ["past the end", "not at a ["])
+def test_rows_to_table_given_a_span_that_is_not_an_array_says_so(span: str) -> None:
+    raw, _ = rows_array()
+    wrapped = b'{"rows":' + raw + b"}"
+    start, end = (0, len(wrapped) + 5) if span == "past the end" else (9, len(wrapped) - 1)
+    STATS.reset()
+    with pytest.raises(ProtocolError):
+        rows_to_table(wrapped, (start, end), [("s", "string"), ("n", "integer")])
+    assert STATS.last_reason == "span: not a [...] range"

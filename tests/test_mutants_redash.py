@@ -694,8 +694,11 @@ def test_a_404_on_an_ad_hoc_result_is_not_found(
     mock.post(f"{BASE}/api/query_results", json=job(1))
     mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
     mock.get(f"{BASE}/api/query_results/270.json", status=404, json=NO_CACHED)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as info:
         src.query("SELECT 1")
+    assert info.value.message == (
+        f"result 270: not found on {BASE} (HTTP 404: No cached result found for this query.)"
+    )
     assert [m for m, _, _ in calls(mock)].count("POST") == 1
 
 
@@ -1482,3 +1485,35 @@ def test_a_job_answering_the_re_post_is_reported_running_under_its_id(
         (JobState.RUNNING, "job-2"),
         (JobState.DONE, "job-2"),
     ]
+
+
+def test_a_result_answered_with_a_redirect_is_an_error_naming_the_url(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", status=300, json={"message": "elsewhere"})
+    with pytest.raises(ProtocolError) as info:
+        src.query("SELECT 1")
+    assert info.value.message == (
+        f"GET {BASE}/api/query_results/270.json was redirected (HTTP 300) to elsewhere; the URL "
+        "is probably wrong (http instead of https, or a missing path prefix?)"
+    )
+
+
+def test_a_re_run_after_a_fetched_result_of_another_text_stays_within_the_deadline(
+    mock: responses.RequestsMock,
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json=result_body("SELECT  1 /* other */"))
+    mock.post(f"{BASE}/api/query_results", json=job(3, 273, jid="job-2"))
+    echo_marked(mock, 273)
+    with make_source(timeout=20) as s:
+        assert s.query("SELECT 1").meta.result_id == 273
+        sent = read_timeouts(s)
+    assert [(m, p) for m, p, _ in sent][-2:] == [
+        ("POST", "/api/query_results"),
+        ("GET", "/api/query_results/273.json"),
+    ]
+    assert all(t <= 25 for _, _, t in sent), sent
