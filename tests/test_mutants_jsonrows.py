@@ -294,12 +294,61 @@ def test_rows_to_table_reads_a_body_that_is_the_array_itself_fast() -> None:
     assert table.to_pylist() == rows
 
 
-@pytest.mark.parametrize("span", ["past the end", "not at a ["])
+@pytest.mark.parametrize("span", ["past the end", "not at a [", "empty"])
 def test_rows_to_table_given_a_span_that_is_not_an_array_says_so(span: str) -> None:
     raw, _ = rows_array()
-    wrapped = b'{"rows":' + raw + b"}"
-    start, end = (0, len(wrapped) + 5) if span == "past the end" else (9, len(wrapped) - 1)
+    wrapped = b'{"rows":' + raw + b"}" if span != "empty" else b"[]" + raw
+    start, end = {
+        "past the end": (0, len(wrapped) + 5),
+        "not at a [": (9, len(wrapped) - 1),
+        "empty": (2, 2),  # a "[" at start and a "]" just before it
+    }[span]
     STATS.reset()
     with pytest.raises(ProtocolError):
         rows_to_table(wrapped, (start, end), [("s", "string"), ("n", "integer")])
     assert STATS.last_reason == "span: not a [...] range"
+
+
+def test_rows_of_exactly_64_kib_take_the_fast_path_and_one_byte_less_does_not() -> None:
+    STATS.reset()
+    decode_query_result(typed_body([("s", "string")], [{"s": "x" * 65528}]))
+    assert (STATS.last_path, STATS.last_reason) == ("fast", "")
+    decode_query_result(typed_body([("s", "string")], [{"s": "x" * 65527}]))
+    assert STATS.last_reason == "small: 65535 bytes of rows"
+
+
+def test_small_rows_after_a_long_query_text_go_the_safe_way() -> None:
+    """The size that counts is the rows', not where they start in the body."""
+    cols = [{"name": "s", "type": "string"}]
+    qr = {"id": 1, "query": "q" * 70000, "data": {"columns": cols, "rows": [{"s": "x" * 10}]}}
+    STATS.reset()
+    _, res = decode_query_result(orjson.dumps({"query_result": qr}))
+    assert STATS.last_reason == "small: 18 bytes of rows"
+    assert res.records() == [{"s": "x" * 10}]
+
+
+def test_an_empty_rows_array_holding_whitespace_is_read_fast_with_its_types() -> None:
+    raw = typed_body([("s", "string"), ("n", "integer")], [])
+    raw = raw.replace(b'"rows":[]', b'"rows":[ \n ]')
+    STATS.reset()
+    _, res = decode_query_result(raw)
+    assert (STATS.last_path, STATS.last_reason) == ("fast", "")
+    assert len(res) == 0 and [c.type for c in res.columns] == ["string", "integer"]
+    assert res.to_arrow().schema.field("n").type == "int64"
+
+
+def test_rows_starting_with_a_scalar_are_refused_and_say_why() -> None:
+    raw = typed_body([("s", "string")], [1, *[{"s": "x" * 100}] * 1000])
+    STATS.reset()
+    with pytest.raises(ProtocolError) as info:
+        decode_query_result(raw)
+    assert info.value.message == "rows should be objects, got int"
+    assert STATS.last_reason == "rows: not an array of objects"
+
+
+def test_a_body_of_several_megabytes_is_read_fast() -> None:
+    rows = [{"s": "x" * 100, "n": i} for i in range(30000)]
+    STATS.reset()
+    _, res = decode_query_result(typed_body([("s", "string"), ("n", "integer")], rows))
+    assert (STATS.last_path, STATS.last_reason) == ("fast", "")
+    assert len(res) == 30000 and res[-1] == rows[-1]
