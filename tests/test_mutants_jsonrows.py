@@ -352,3 +352,92 @@ def test_a_body_of_several_megabytes_is_read_fast() -> None:
     _, res = decode_query_result(typed_body([("s", "string"), ("n", "integer")], rows))
     assert (STATS.last_path, STATS.last_reason) == ("fast", "")
     assert len(res) == 30000 and res[-1] == rows[-1]
+
+
+def test_stats_count_each_path_and_key_reasons_by_their_first_word() -> None:
+    fast_body = typed_body([("s", "string")], [{"s": "x" * 100}] * 1000)
+    decode_query_result(fast_body)
+    STATS.reset()
+    assert (STATS.fast, STATS.fallback, STATS.last_path, STATS.last_reason) == (0, 0, "", "")
+    assert STATS.reasons == {}
+    for _ in range(2):
+        decode_query_result(fast_body)
+    for _ in range(3):
+        decode_query_result(fast_body, fast=False)
+    assert (STATS.fast, STATS.fallback) == (2, 3)
+    assert (STATS.last_path, STATS.last_reason) == ("fallback", "forced: fast=False")
+    rows = [{"t": "2026-01-01T00:00:00Z", "s": "x" * 100} for _ in range(1000)]
+    rows[3]["t"] = "not a time"
+    with pytest.raises(ProtocolError):
+        decode_query_result(typed_body([("t", "datetime"), ("s", "string")], rows))
+    assert STATS.reasons == {"forced": 3, "coerce": 1}
+
+
+def test_a_body_without_the_rows_array_says_the_path_it_looked_for() -> None:
+    raw = orjson.dumps({"query_result": {"data": {"columns": [], "rows": None}}})
+    STATS.reset()
+    with pytest.raises(ProtocolError):
+        decode_query_result(raw)
+    assert STATS.last_reason == "locate: no query_result.data.rows array found in the bytes"
+    assert (STATS.last_path, STATS.fallback) == ("fallback", 1)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"[1, 2]", "expected a Redash query_result body, got list"),
+        (b'{"b": 1, "a": 2}', "expected a Redash query_result body, got ['a', 'b']"),
+        (
+            b'{"query_result": {"data": {"columns": 5, "rows": []}}}',
+            "data.columns should be a list, got int",
+        ),
+        (
+            b'{"query_result": {"data": {"columns": [5], "rows": []}}}',
+            "a column should be {'name': ..., 'type': ...}, got 5",
+        ),
+        (
+            b'{"query_result": [{"data": {"columns": [], "rows": [{"a": 1}]}}]}',
+            "expected a Redash query_result body, got ['query_result']",
+        ),
+        (
+            b'{"query_result": {"other": {"rows": [{"a": 1}]}}}',
+            "expected a Redash query_result body, got ['query_result']",
+        ),
+        (
+            b'{"query_result": {"data": {"columns": []}, "rows": [{"a": 1}]}}',
+            "rows should be a list, got NoneType",
+        ),
+    ],
+)
+def test_bodies_of_the_wrong_shape_say_what_they_are(raw: bytes, message: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode_query_result(raw)
+    assert info.value.message == message
+
+
+def test_a_body_that_is_not_json_says_so() -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode_query_result(b'{"query_result": ')
+    assert info.value.message.startswith("the body is not valid JSON: ")
+
+
+@pytest.mark.parametrize("after", ["tags", "columns"])
+def test_rows_followed_by_another_array_still_take_the_fast_path(after: str) -> None:
+    """The rows' end is searched from the body's end: a later array is passed over."""
+    rows = [{"s": "x" * 100} for _ in range(1000)]
+    cols = [{"name": "s", "type": "string"}]
+    data: dict[str, Any] = (
+        {"rows": rows, "columns": cols}
+        if after == "columns"
+        else {
+            "columns": cols,
+            "rows": rows,
+        }
+    )
+    qr: dict[str, Any] = {"id": 1, "data": data}
+    if after == "tags":
+        qr["tags"] = [1, 2]
+    STATS.reset()
+    _, res = decode_query_result(orjson.dumps({"query_result": qr}))
+    assert (STATS.last_path, STATS.last_reason) == ("fast", "")
+    assert res.records() == rows
