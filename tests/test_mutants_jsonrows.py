@@ -441,3 +441,15 @@ def test_rows_followed_by_another_array_still_take_the_fast_path(after: str) -> 
     _, res = decode_query_result(orjson.dumps({"query_result": qr}))
     assert (STATS.last_path, STATS.last_reason) == ("fast", "")
     assert res.records() == rows
+
+
+def test_an_untyped_column_is_guessed_from_the_true_last_row_even_when_blank() -> None:
+    """First row 0, last row { }: guessed integer, so the 1.5 before the end sends the body the
+    safe way (which reads the column as float); a guess from the row before it would be float."""
+    rows: list[dict[str, Any]] = [{"u": i, "s": "x" * 100} for i in range(1000)]
+    rows += [{"u": 1.5, "s": "x"}, {}]
+    raw = untyped_body(rows).replace(b",{}]", b",{ }]")  # whitespace up to the last byte
+    STATS.reset()
+    _, res = decode_query_result(raw)
+    assert STATS.last_reason.startswith("parse: ")
+    assert res.columns[0].type == "float" and res.column("u")[-2:] == [1.5, None]
