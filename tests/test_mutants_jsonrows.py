@@ -453,3 +453,15 @@ def test_an_untyped_column_is_guessed_from_the_true_last_row_even_when_blank() -
     _, res = decode_query_result(raw)
     assert STATS.last_reason.startswith("parse: ")
     assert res.columns[0].type == "float" and res.column("u")[-2:] == [1.5, None]
+
+
+def test_rows_followed_by_a_deeper_array_of_objects_still_take_the_fast_path() -> None:
+    """The last "]" closes extra.x.y: cutting there leaves a body that does not parse, so the
+    search goes on to the rows' own "]"."""
+    rows = [{"s": "x" * 100} for _ in range(1000)]
+    cols = [{"name": "s", "type": "string"}]
+    qr = {"data": {"columns": cols, "rows": rows}, "extra": {"x": {"y": [{"a": 1}]}}}
+    STATS.reset()
+    _, res = decode_query_result(orjson.dumps({"query_result": qr}))
+    assert (STATS.last_path, STATS.last_reason) == ("fast", "")
+    assert res.records() == rows
