@@ -53,6 +53,9 @@ MODULES: dict[str, list[str]] = {
         "tests/test_redash_source.py",
         "tests/test_redash_same_text.py",
         "tests/test_redash_tls.py",
+        # The result fetched again after a cut download (RedashJob._decode_body), over a
+        # real socket: mocked HTTP cannot cut a body part-way.
+        "tests/test_httpbody.py",
     ],
 }
 # Extra pytest arguments per module. mutmut gives a mutant (time of its tests + 1) * 15 seconds

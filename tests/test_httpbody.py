@@ -8,6 +8,7 @@ fetch a result whose first download is cut part-way.
 from __future__ import annotations
 
 import gzip
+import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +18,7 @@ import orjson
 import pytest
 import requests
 
+from thsources.errors import SourceError
 from thsources.httpbody import BodyLost, Incoming
 from thsources.jsonrows import decode_query_result
 from thsources.jsonrows_stream import STREAM_STATS
@@ -97,7 +99,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(orjson.dumps({"job": job}))
         elif path == "/api/query_results/5.json":
             srv.result_gets += 1
-            body = result_body(srv.sql)
+            body = result_body(srv.sql, srv.rows)
+            if srv.without_id:
+                body = body.replace(b'"id":5,', b"", 1)
+            if srv.result_gets > srv.cut_first and srv.refetch_status is not None:
+                self._send(b'{"message": "gone"}', status=srv.refetch_status)
+                return
             self._send(body, cut=len(body) // 2 if srv.result_gets <= srv.cut_first else None)
         else:
             self._send(b'{"message": "no"}', status=404)
@@ -124,6 +131,9 @@ def server() -> Iterator[Any]:
     srv.posts = []
     srv.cut_first = 0
     srv.sql = ""
+    srv.rows = 3000
+    srv.without_id = False
+    srv.refetch_status = None
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
@@ -209,3 +219,91 @@ def test_a_cached_result_cut_part_way_is_posted_for_again(server: Any) -> None:
     first, second = server.posts
     assert first["max_age"] == 3600 and second["max_age"] >= 3600  # covers the first attempt
     assert len(res) == 3000 and res[-1] == {"id": 2999, "name": "row 2999"}
+
+
+def test_a_result_parsed_while_it_arrives_says_it_was_not_cached(server: Any) -> None:
+    with redash(server) as src:
+        res = src.query("SELECT id, name FROM t")
+    assert res.meta.cached is False and res.meta.result_id == 5
+
+
+def test_a_small_result_is_read_whole_before_it_is_parsed(server: Any) -> None:
+    """Below 64 KB a reader thread costs more than it saves."""
+    server.rows = 10
+    before = (STREAM_STATS.streamed, STREAM_STATS.whole)
+    with redash(server) as src:
+        res = src.query("SELECT id, name FROM t")
+    assert (STREAM_STATS.streamed, STREAM_STATS.whole) == before  # never handed to it
+    assert len(res) == 10 and res.meta.cached is False
+
+
+class _Recording(requests.Session):
+    """Remembers the (connect, read) timeout of each request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[Any] = []
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self.timeouts.append(kwargs.get("timeout"))
+        return super().request(method, url, *args, **kwargs)
+
+
+def test_a_cut_result_is_logged_and_fetched_again_within_the_deadline(
+    server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.cut_first = 1
+    session = _Recording()
+    caplog.set_level(logging.DEBUG, logger="thsources.sources.redash")
+    with RedashSource(
+        url=server.url,
+        api_key=KEY,
+        poll=PollSchedule(first=0.001, factor=0.01, cap=0.005),
+        timeout=20,
+        session=session,
+    ) as src:
+        res = src.query("SELECT id, name FROM t")
+    assert len(res) == 3000 and server.result_gets == 2
+    size = len(result_body("SELECT id, name FROM t"))
+    assert (
+        f"result 5: the body was cut (the connection closed after {size // 2} of {size} "
+        "bytes); fetching it again"
+    ) in [r.getMessage() for r in caplog.records]
+    # 60 s is the read timeout without a deadline; a POST may take 5 s of grace.
+    assert all(t[1] <= 25 for t in session.timeouts), session.timeouts
+
+
+@pytest.mark.parametrize("rows", [3000, 10])  # parsed as it arrives, read whole
+def test_a_result_without_an_id_keeps_the_jobs_result_id(server: Any, rows: int) -> None:
+    server.without_id = True
+    server.rows = rows
+    with redash(server) as src:
+        res = src.query("SELECT id, name FROM t")
+    assert res.meta.result_id == 5 and len(res) == rows
+
+
+@pytest.mark.parametrize("status", [300, 404])
+def test_a_result_refused_when_fetched_again_after_a_cut_says_so(server: Any, status: int) -> None:
+    server.cut_first = 1
+    server.refetch_status = status
+    with redash(server) as src, pytest.raises(SourceError) as info:
+        src.query("SELECT id, name FROM t")
+    url = f"{server.url}/api/query_results/5.json"
+    assert (
+        info.value.message
+        == {
+            300: f"GET {url} was redirected (HTTP 300) to elsewhere; the URL is probably wrong "
+            "(http instead of https, or a missing path prefix?)",
+            404: f"result 5: not found on {server.url} (HTTP 404: gone)",
+        }[status]
+    )
+    assert server.result_gets == 2
+
+
+def test_results_parsed_while_they_arrive_leave_the_connection_for_the_next_request(
+    server: Any,
+) -> None:
+    with redash(server) as src:
+        for _ in range(2):
+            assert len(src.query("SELECT id, name FROM t")) == 3000
+    assert server.result_gets == 2 and len(server.connections) == 1

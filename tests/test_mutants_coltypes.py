@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -176,3 +177,26 @@ def test_arrow_canonical_extension_types_keep_their_meaning() -> None:
         {"b": False, "j": None},
         {"b": None, "j": [2]},
     ]
+
+
+def test_lists_structs_and_maps_read_as_json() -> None:
+    table = pa.table(
+        {
+            "l": pa.array([[1, 2], None]),
+            "s": pa.array([{"a": 1}, None]),
+            "m": pa.array([[("k", 1)], None], type=pa.map_(pa.string(), pa.int64())),
+        }
+    )
+    res = Result.from_arrow(table)
+    assert res.columns == [Column("l", "json"), Column("s", "json"), Column("m", "json")]
+    assert res.records()[0] == {"l": [1, 2], "s": {"a": 1}, "m": [["k", 1]]}
+    duck = duckdb_result("SELECT [1, 2] AS l, {'a': 1} AS s")
+    assert duck.columns == [Column("l", "json"), Column("s", "json")]
+    assert duck.records() == [{"l": [1, 2], "s": {"a": 1}}]
+
+
+def test_a_json_column_writes_what_json_cannot_hold_as_text() -> None:
+    """Decimals (from a PostgreSQL numeric inside a record, say) become their digits."""
+    values = [Decimal("1.50"), {"d": Decimal("2")}, None]
+    res = Result.from_columns([Column("j", "json")], [values])
+    assert res.column("j") == ["1.50", {"d": "2"}, None]

@@ -694,8 +694,11 @@ def test_a_404_on_an_ad_hoc_result_is_not_found(
     mock.post(f"{BASE}/api/query_results", json=job(1))
     mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
     mock.get(f"{BASE}/api/query_results/270.json", status=404, json=NO_CACHED)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as info:
         src.query("SELECT 1")
+    assert info.value.message == (
+        f"result 270: not found on {BASE} (HTTP 404: No cached result found for this query.)"
+    )
     assert [m for m, _, _ in calls(mock)].count("POST") == 1
 
 
@@ -1252,3 +1255,265 @@ def test_the_re_post_for_an_unreadable_result_is_logged_bounded_and_resent_widen
     assert all(t <= 25 for _, _, t in sent), sent
     posts = [b for m, _, b in calls(mock) if m == "POST"]
     assert len(posts) == 3 and [b["max_age"] >= 1 for b in posts] == [False, True, True]
+
+
+# -- the re-run under a text of its own (RedashJob._rerun) ------------------------------------
+
+RERUN_NOTE: Final = (
+    "Redash answered with the result of another text sharing its cache key; "
+    "run again under a text of its own"
+)
+
+
+def echo_marked(mock: responses.RequestsMock, rid: int) -> None:
+    """Answer GET of result ``rid`` with the text of the last POST (the marked re-run)."""
+
+    def echo(request: Any) -> tuple[int, dict[str, str], bytes]:
+        sent = [orjson.loads(c.request.body) for c in mock.calls if c.request.method == "POST"]
+        return (
+            200,
+            {"Content-Type": "application/json"},
+            orjson.dumps(result_body(sent[-1]["query"], rid)),
+        )
+
+    mock.add_callback(responses.GET, f"{BASE}/api/query_results/{rid}.json", callback=echo)
+
+
+def test_a_fetched_result_of_another_text_is_run_again_fresh_and_says_so(
+    src: RedashSource, mock: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json=result_body("SELECT  1 /* other */"))
+    mock.post(f"{BASE}/api/query_results", json=job(1, jid="job-2"))
+    mock.get(f"{BASE}/api/jobs/job-2", json=job(3, 271, jid="job-2"))
+    echo_marked(mock, 271)
+    caplog.set_level(logging.DEBUG, logger="thsources.sources.redash")
+    res = src.query("SELECT 1")
+    assert res.records() == [{"n": 1}]
+    assert (res.meta.cached, res.meta.job_id, res.meta.result_id) == (False, "job-2", 271)
+    assert res.meta.extra["recovered"] == RERUN_NOTE
+    rerun = [b for m, _, b in calls(mock) if m == "POST"][1]
+    assert set(rerun) == {"data_source_id", "query", "max_age", "parameters"}
+    assert rerun["max_age"] == 0
+    assert re.fullmatch(r"-- thsources run [0-9a-f]{16}\nSELECT 1", rerun["query"])
+    assert (
+        f"job {JID}: Redash answered for another text ('SELECT  1 /* other */'); running it again"
+        in [r.getMessage() for r in caplog.records]
+    )
+
+
+def test_a_re_run_answered_from_the_cache_is_still_not_cached(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    """The re-run's text is new: a result it is answered with was computed for it now."""
+
+    def answer(request: Any) -> tuple[int, dict[str, str], bytes]:
+        sent = orjson.loads(request.body)["query"]
+        body = result_body("SELECT  1 /* other */" if sent == "SELECT 1" else sent)
+        return 200, {"Content-Type": "application/json"}, orjson.dumps(body)
+
+    mock.add_callback(responses.POST, f"{BASE}/api/query_results", callback=answer)
+    res = src.query("SELECT 1", max_age=60)
+    assert res.meta.cached is False
+    assert res.meta.extra["recovered"] == RERUN_NOTE
+
+
+def test_another_texts_result_after_the_re_run_names_the_job(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json=result_body("SELECT  1 /* a */"))
+    mock.post(f"{BASE}/api/query_results", json=result_body("SELECT  1 /* b */"))
+    with pytest.raises(ProtocolError) as info:
+        src.query("SELECT 1")
+    assert (info.value.source, info.value.job_id) == ("stmo", JID)
+    assert info.value.message.endswith(": 'SELECT  1 /* b */'")
+
+
+def test_a_text_of_121_characters_is_cut_in_the_message(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    ran = "SELECT " + "z" * 114
+    mock.post(f"{BASE}/api/query_results", json=result_body(ran))
+    with pytest.raises(ProtocolError) as info:
+        src.query("SELECT 1")
+    assert info.value.message.endswith(": " + repr(ran[:117] + "..."))
+
+
+def test_a_re_run_post_resent_after_a_gateway_error_covers_the_re_run(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=result_body("SELECT  1 /* other */"))
+    mock.post(f"{BASE}/api/query_results", status=503, body="busy")
+    mock.post(f"{BASE}/api/query_results", json=job(1, jid="job-2"))
+    handle = src.submit("SELECT 1")
+    assert handle.id == "job-2"
+    first, rerun, resent = (b for m, _, b in calls(mock) if m == "POST")
+    assert first["query"] == "SELECT 1"
+    assert rerun["max_age"] == 0 and rerun["query"] == resent["query"]
+    assert 1 <= resent["max_age"] <= 5  # reaches back to the re-run, not to the epoch
+
+
+def test_a_re_run_failing_without_a_message_is_re_posted_within_the_deadline(
+    mock: responses.RequestsMock,
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=result_body("SELECT  1 /* other */"))
+    mock.post(f"{BASE}/api/query_results", json=job(4, error=""))
+    mock.post(f"{BASE}/api/query_results", json=job(1, jid="job-2"))
+    with make_source(timeout=20) as s:
+        assert s.submit("SELECT 1").id == "job-2"
+        sent = read_timeouts(s)
+    assert [m for m, _, _ in sent] == ["GET", "POST", "POST", "POST"]
+    assert all(t <= 25 for _, _, t in sent), sent
+
+
+def test_a_re_run_answered_with_its_own_result_is_returned_at_once(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json=result_body("SELECT  1 /* other */"))
+
+    def answer(request: Any) -> tuple[int, dict[str, str], bytes]:
+        sent = orjson.loads(request.body)["query"]
+        return 200, {"Content-Type": "application/json"}, orjson.dumps(result_body(sent, 272))
+
+    mock.add_callback(responses.POST, f"{BASE}/api/query_results", callback=answer)
+    res = src.query("SELECT 1")
+    assert (res.meta.result_id, res.meta.cached, res.meta.job_id) == (272, False, JID)
+    assert res.meta.extra["recovered"] == RERUN_NOTE
+    assert [(m, p) for m, p, _ in calls(mock)][-2:] == [
+        ("GET", "/api/query_results/270.json"),
+        ("POST", "/api/query_results"),
+    ]
+
+
+def test_a_re_run_answered_by_a_finished_job_fetches_its_result_at_once(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json=result_body("SELECT  1 /* other */"))
+    mock.post(f"{BASE}/api/query_results", json=job(3, 273, jid="job-2"))
+    echo_marked(mock, 273)
+    res = src.query("SELECT 1")
+    assert (res.meta.result_id, res.meta.job_id) == (273, "job-2")
+    assert [(m, p) for m, p, _ in calls(mock)][-3:] == [
+        ("GET", "/api/query_results/270.json"),
+        ("POST", "/api/query_results"),
+        ("GET", "/api/query_results/273.json"),
+    ]
+
+
+def test_a_saved_querys_result_missing_for_another_reason_is_not_found(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    """Only Redash's "No cached result found" means the key may not read it: re-post then."""
+    add_saved_job(mock)
+    mock.replace(
+        responses.GET,
+        f"{BASE}/api/queries/5/results/50.json",
+        status=404,
+        json={"message": "no cached result found"},
+    )
+    with pytest.raises(NotFound) as info:
+        src.run_saved(5)
+    assert "result 50" in info.value.message
+    assert [m for m, _, _ in calls(mock)].count("POST") == 1
+
+
+def test_result_asked_again_after_a_failed_re_run_says_what_happened(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    """The re-run's POST fails; asking again polls the first job and names the other text."""
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json=result_body("SELECT  1 /* other */"))
+    mock.post(f"{BASE}/api/query_results", status=400, json={"message": "bad"})
+    mock.delete(f"{BASE}/api/jobs/{JID}", status=403, json={"message": "no"})
+    handle = src.submit("SELECT 1")
+    with pytest.raises(SourceError) as first:
+        handle.result()
+    assert first.value.message == "Redash rejected the query (HTTP 400): bad"
+    with pytest.raises(ProtocolError) as second:
+        handle.result()
+    assert second.value.message.endswith(": 'SELECT  1 /* other */'")
+    assert [(m, p) for m, p, _ in calls(mock)][-3:] == [
+        ("GET", f"/api/jobs/{JID}"),
+        ("GET", "/api/query_results/270.json"),
+        ("DELETE", f"/api/jobs/{JID}"),
+    ]
+
+
+def test_a_re_post_for_an_unreadable_result_failing_without_a_message_stays_bounded(
+    mock: responses.RequestsMock,
+) -> None:
+    add_saved_job(mock)
+    mock.post(f"{BASE}/api/queries/5/results", json=job(4, error="", jid="job-2"))
+    mock.post(f"{BASE}/api/queries/5/results", json=result_body("SELECT 1", rid=50))
+    with make_source(timeout=20) as s:
+        assert s.run_saved(5).records() == [{"n": 1}]
+        sent = read_timeouts(s)
+    assert [m for m, _, _ in sent].count("POST") == 3
+    assert all(t <= 25 for _, _, t in sent), sent
+
+
+def progress_of_saved_run(src: RedashSource) -> list[tuple[JobState, str | None]]:
+    events: list[Progress] = []
+    src.run_saved(5, progress=events.append)
+    return [(e.state, e.job_id) for e in events]
+
+
+def test_a_result_picked_up_by_the_re_post_is_reported_done_at_once(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    add_saved_job(mock)
+    mock.post(f"{BASE}/api/queries/5/results", json=result_body("SELECT 1", rid=50))
+    assert progress_of_saved_run(src) == [(JobState.DONE, JID)]
+
+
+def test_a_job_answering_the_re_post_is_reported_running_under_its_id(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    add_saved_job(mock)
+    mock.post(f"{BASE}/api/queries/5/results", json=job(2, jid="job-2"))
+    mock.get(f"{BASE}/api/queries/5/jobs/job-2", json=job(3, 51, jid="job-2"))
+    mock.get(f"{BASE}/api/queries/5/results/51.json", json=result_body("SELECT 1", rid=51))
+    assert progress_of_saved_run(src) == [
+        (JobState.RUNNING, "job-2"),
+        (JobState.DONE, "job-2"),
+    ]
+
+
+def test_a_result_answered_with_a_redirect_is_an_error_naming_the_url(
+    src: RedashSource, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", status=300, json={"message": "elsewhere"})
+    with pytest.raises(ProtocolError) as info:
+        src.query("SELECT 1")
+    assert info.value.message == (
+        f"GET {BASE}/api/query_results/270.json was redirected (HTTP 300) to elsewhere; the URL "
+        "is probably wrong (http instead of https, or a missing path prefix?)"
+    )
+
+
+def test_a_re_run_after_a_fetched_result_of_another_text_stays_within_the_deadline(
+    mock: responses.RequestsMock,
+) -> None:
+    mock.post(f"{BASE}/api/query_results", json=job(1))
+    mock.get(f"{BASE}/api/jobs/{JID}", json=job(3, 270))
+    mock.get(f"{BASE}/api/query_results/270.json", json=result_body("SELECT  1 /* other */"))
+    mock.post(f"{BASE}/api/query_results", json=job(3, 273, jid="job-2"))
+    echo_marked(mock, 273)
+    with make_source(timeout=20) as s:
+        assert s.query("SELECT 1").meta.result_id == 273
+        sent = read_timeouts(s)
+    assert [(m, p) for m, p, _ in sent][-2:] == [
+        ("POST", "/api/query_results"),
+        ("GET", "/api/query_results/273.json"),
+    ]
+    assert all(t <= 25 for _, _, t in sent), sent
