@@ -19,6 +19,8 @@ from ..local.sample import DEFAULT_SEED, iter_tables
 from ..local.schema import TABLES, Dialect, TableDef, ddl, quote_ident
 from .sql import driver_for
 from .sql_driver import DatabaseURL
+from .sql_mysql import connect_kwargs as mysql_kwargs
+from .sql_postgres import connect_kwargs
 
 __all__ = ["INDEXES", "LoadReport", "foreign_key_sql", "index_sql", "load_sample"]
 
@@ -134,19 +136,7 @@ def _existing(tables: Iterable[str], have: set[str], masked: str) -> None:
 def _connect_postgres(parsed: DatabaseURL) -> Any:
     import psycopg
 
-    kwargs: dict[str, Any] = {
-        k: v
-        for k, v in {
-            "host": parsed.host,
-            "port": parsed.port,
-            "user": parsed.username,
-            "password": parsed.password,
-            "dbname": parsed.database,
-        }.items()
-        if v is not None
-    }
-    kwargs.update(parsed.query)
-    return psycopg.connect(**kwargs)
+    return psycopg.connect(**connect_kwargs(parsed, None))
 
 
 def _load_postgres(
@@ -194,15 +184,7 @@ def _connect_mysql(parsed: DatabaseURL) -> Any:
 
     if not parsed.database:
         raise ConfigError("the MySQL URL needs a database name: mysql://user@host/dbname")
-    return pymysql.connect(
-        host=parsed.host or "localhost",
-        port=parsed.port or 3306,
-        user=parsed.username or "",
-        password=parsed.password or "",
-        database=parsed.database,
-        charset="utf8mb4",
-        autocommit=False,
-    )
+    return pymysql.connect(**{**mysql_kwargs(parsed), "charset": "utf8mb4"}, autocommit=False)
 
 
 def _load_mysql(

@@ -26,7 +26,7 @@ from ..errors import (
     SourceUnavailable,
     ThsourcesError,
 )
-from .sql_driver import Driver, RowStream
+from .sql_driver import DatabaseURL, Driver, RowStream
 from .sql_types import ColumnSpec, mysql_column_type, numeric_text
 
 __all__ = ["MySQLDriver"]
@@ -37,6 +37,18 @@ _DENIED: Final = frozenset({1044, 1142, 1143, 1227, 1370})
 _READ_ONLY: Final = frozenset({1792, 1290})
 _TIMED_OUT: Final = frozenset({1969, 3024})
 _GONE: Final = frozenset({2003, 2005, 2006, 2013, 2055})
+
+
+def connect_kwargs(u: DatabaseURL) -> dict[str, Any]:
+    """PyMySQL's keyword arguments for a URL (utf8mb4 unless the URL names a charset)."""
+    return {
+        "host": u.host or "localhost",
+        "port": u.port or 3306,
+        "user": u.username or "",
+        "password": u.password or "",
+        "database": u.database,
+        "charset": u.query.get("charset", "utf8mb4"),
+    }
 
 
 class MySQLDriver(Driver):
@@ -52,12 +64,7 @@ class MySQLDriver(Driver):
         for code in _DECIMALS:
             conv[code] = str
         return pymysql.connect(
-            host=u.host or "localhost",
-            port=u.port or 3306,
-            user=u.username or "",
-            password=u.password or "",
-            database=u.database,
-            charset=u.query.get("charset", "utf8mb4"),
+            **connect_kwargs(u),
             connect_timeout=max(1, math.ceil(min(timeout, 30))),
             autocommit=False,
             conv=conv,

@@ -46,7 +46,7 @@ def first_keyword(sql: str) -> str:
     return m.group(0).lower() if m else ""
 
 
-def connect_kwargs(u: DatabaseURL, application_name: str) -> dict[str, Any]:
+def connect_kwargs(u: DatabaseURL, application_name: str | None) -> dict[str, Any]:
     """psycopg's keyword arguments for a URL: its parts, then its query options, which may
     set ``application_name`` (the name ``pg_stat_activity`` shows) over the given one."""
     kwargs: dict[str, Any] = {
@@ -61,7 +61,8 @@ def connect_kwargs(u: DatabaseURL, application_name: str) -> dict[str, Any]:
         if v is not None
     }
     kwargs.update(u.query)
-    kwargs.setdefault("application_name", application_name)
+    if application_name is not None:
+        kwargs.setdefault("application_name", application_name)
     return kwargs
 
 

@@ -16,6 +16,7 @@ import struct
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -240,7 +241,7 @@ class LocalServer(Generic[R]):
         return record
 
 
-class Emulator(Generic[R]):
+class Emulator(ABC, Generic[R]):
     """What every emulator does around its :class:`LocalServer` (set as ``_server``).
 
     A subclass names itself in ``name`` and writes :meth:`start` (ending with
@@ -276,11 +277,11 @@ class Emulator(Generic[R]):
     def clear_requests(self) -> None:
         self._server.clear_requests()
 
-    def start(self) -> Emulator[R]:
-        raise NotImplementedError
+    @abstractmethod
+    def start(self) -> Emulator[R]: ...
 
-    def stop(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def stop(self) -> None: ...
 
     def __enter__(self) -> Self:
         self.start()

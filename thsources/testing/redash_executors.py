@@ -29,6 +29,7 @@ import duckdb
 from thsources.errors import ConfigError, ThsourcesError
 from thsources.local import bqdialect, pgdialect
 from thsources.sources.sql_driver import DatabaseURL
+from thsources.sources.sql_mysql import connect_kwargs as mysql_kwargs
 from thsources.sources.sql_postgres import connect_kwargs
 from thsources.testing import redash_bigquery
 from thsources.testing.redash_results import (
@@ -525,12 +526,7 @@ class MySQLExecutor(_RemoteExecutor):
 
         u = self.url
         connection = pymysql.connect(
-            host=u.host or "localhost",
-            port=u.port or 3306,
-            user=u.username or "",
-            password=u.password or "",
-            database=u.database,
-            charset=u.query.get("charset", "utf8mb4"),
+            **mysql_kwargs(u),
             connect_timeout=60,
             autocommit=True,  # the runner's default
         )

@@ -464,18 +464,9 @@ class TreeherderData:
             for r in rows
         ]
 
-        def link(n: int) -> str | None:
-            if n < 1 or n > pages:
-                return None
-            query = {k: v for k, v in get.items() if k != "page"}
-            if n > 1:
-                query["page"] = str(n)
-            return f"{base_url}{path}" + (f"?{urlencode(query)}" if query else "")
-
         return {
             "count": total,
-            "next": link(page + 1) if page < pages else None,
-            "previous": link(page - 1) if page > 1 else None,
+            **_page_links(base_url, path, get, page, pages),
             "results": results,
             "job_property_names": list(JOB_PROPERTY_NAMES),
         }
@@ -956,16 +947,9 @@ class TreeherderData:
                 }
             )
 
-        def link(n: int) -> str:
-            query = {k: v for k, v in get.items() if k != "page"}
-            if n > 1:
-                query["page"] = str(n)
-            return f"{base_url}{path}" + (f"?{urlencode(query)}" if query else "")
-
         return {
             "count": total,
-            "next": link(page + 1) if page < pages else None,
-            "previous": link(page - 1) if page > 1 else None,
+            **_page_links(base_url, path, get, page, pages),
             "results": results,
         }
 
@@ -1001,3 +985,21 @@ class TreeherderData:
             query["cursor"] = format(rows[-1]["id"], "x")
             nxt = f"{base_url}{path}?{urlencode(query)}"
         return {"next": nxt, "previous": None, "results": rows}
+
+
+def _page_links(
+    base_url: str, path: str, get: dict[str, str], page: int, pages: int
+) -> dict[str, str | None]:
+    """django-rest-framework's ``next``/``previous``: the same query with another ``page``
+    (left out for page 1), None past either end."""
+
+    def link(n: int) -> str:
+        query = {k: v for k, v in get.items() if k != "page"}
+        if n > 1:
+            query["page"] = str(n)
+        return f"{base_url}{path}" + (f"?{urlencode(query)}" if query else "")
+
+    return {
+        "next": link(page + 1) if page < pages else None,
+        "previous": link(page - 1) if page > 1 else None,
+    }
