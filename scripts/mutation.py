@@ -45,7 +45,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_secrets_hidden.py",
     ],
     "thsources/http.py": ["tests/test_http.py", "tests/test_redash_tls.py"],
-    "thsources/output.py": ["tests/test_cli.py", "tests/test_output.py"],
+    "thsources/output.py": ["tests/test_cli.py", "tests/test_output.py", "tests/test_cli_many.py"],
     "thsources/coltypes.py": ["tests/test_result.py", "tests/test_jsonrows.py"],
     "thsources/jsonrows.py": ["tests/test_jsonrows.py"],
     "thsources/polling.py": ["tests/test_polling.py"],
